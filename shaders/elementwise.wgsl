@@ -1,0 +1,202 @@
+// elementwise: y = f(x) and y = g(a, b), with broadcasting and arbitrary strides.
+//
+// Math: unary ops f (OP, see src/kernels/elementwise.ts for the table):
+//   neg, exp, log, tanh, gelu (exact erf form: 0.5 x erfc(-x / sqrt 2)), sqrt, rsqrt, abs, relu,
+//   sigmoid, recip, square, x + alpha, x * alpha, pow(x, alpha), clamp(x, alpha, beta), copy.
+// binary ops g: add, sub, mul, div, max, min, pow, lt, le, gt, ge, eq, ne (1.0 / 0.0),
+//   axpby (alpha a + beta b).
+//
+// Shapes: the output is dense with N elements and shape (d0..d7) (rank padded to 8 with
+//   leading 1s). Each input has 8 element strides (0 on broadcast dims) and an element offset.
+// Threads: one output element per thread (strided) or 4 per thread (contig: vec4 loads);
+//   workgroups of WG threads on a 2-D grid (x * y), since 65535 groups in x cap 1-D at 16.7 M.
+// Traffic: 8 (unary) or 12 (binary) bytes per output element; ~1 FLOP each: memory bound.
+// The op is an override constant, so every op is its own specialised pipeline (no switch
+// at run time) while one pipeline per op serves every shape.
+//
+// | version        | idea                                   | measured | adapter | commit |
+// |----------------|----------------------------------------|----------|---------|--------|
+// | *_strided      | index decomposition over 8 dims        | -        | -       | -      |
+// | *_contig       | dense inputs, vec4 per thread          | -        | -       | -      |
+//
+// Also here, since they are the same index arithmetic: copy_strided (any strided view into
+// any strided destination: concat, stack, slice assignment) and gather (index_select).
+
+override OP: u32 = 0u;
+override WG: u32 = 256u;
+
+struct Params {
+  n: u32,          // output elements
+  a_off: u32,      // element offset of input a (strided entries)
+  b_off: u32,      // element offset of input b
+  _pad: u32,
+  alpha: f32,
+  beta: f32,
+  _pad1: u32,
+  _pad2: u32,
+  shape_lo: vec4<u32>, // output dims 0..3 (rank padded to 8 at the front)
+  shape_hi: vec4<u32>, // output dims 4..7
+  as_lo: vec4<u32>,    // a strides
+  as_hi: vec4<u32>,
+  bs_lo: vec4<u32>,    // b strides (unused by unary)
+  bs_hi: vec4<u32>,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+// erfc(z) with relative error below 1.2e-7 for all z (a Chebyshev fit of
+// erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2), z >= 0; reflected for z < 0).
+// Using erfc keeps gelu accurate in the negative tail, where 1 + erf(x) cancels.
+fn erfc_(x: f32) -> f32 {
+  let z = abs(x);
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
+    t * (-0.82215223 + t * 0.17087277))))))));
+  let r = t * exp(poly);
+  return select(2.0 - r, r, x >= 0.0);
+}
+
+// tanh from exp(-2|x|): never overflows (WGSL's tanh may return NaN past |x| ~ 44 on some drivers).
+fn tanh_(x: f32) -> f32 {
+  let e = exp(-2.0 * abs(x));
+  return sign(x) * (1.0 - e) / (1.0 + e);
+}
+
+// pow that follows C's pow for negative bases with integer exponents.
+fn pow_(x: f32, e: f32) -> f32 {
+  if (x >= 0.0) { return pow(x, e); }
+  // NaN, as in C. (A literal NaN is rejected by WGSL's constant evaluation, so the bit
+  // pattern is built from a runtime value.)
+  if (e != floor(e)) { return bitcast<f32>(0x7fc00000u | (u32(abs(e)) & 0u)); }
+  let m = pow(-x, e);
+  return select(m, -m, (i32(e) & 1) == 1);
+}
+
+fn unary(x: f32) -> f32 {
+  switch OP {
+    case 0u: { return -x; }
+    case 1u: { return exp(x); }
+    case 2u: { return log(x); }
+    case 3u: { return tanh_(x); }
+    case 4u: { return 0.5 * x * erfc_(-x * 0.70710678118654752); }
+    case 5u: { return sqrt(x); }
+    case 6u: { return inverseSqrt(x); }
+    case 7u: { return abs(x); }
+    case 8u: { return max(x, 0.0); }
+    case 9u: { return 1.0 / (1.0 + exp(-x)); }
+    case 10u: { return 1.0 / x; }
+    case 11u: { return x * x; }
+    case 12u: { return x + p.alpha; }
+    case 13u: { return x * p.alpha; }
+    case 14u: { return pow_(x, p.alpha); }
+    case 15u: { return clamp(x, p.alpha, p.beta); }
+    default: { return x; }
+  }
+}
+
+fn binary(u: f32, v: f32) -> f32 {
+  switch OP {
+    case 0u: { return u + v; }
+    case 1u: { return u - v; }
+    case 2u: { return u * v; }
+    case 3u: { return u / v; }
+    case 4u: { return max(u, v); }
+    case 5u: { return min(u, v); }
+    case 6u: { return pow_(u, v); }
+    case 7u: { return select(0.0, 1.0, u < v); }
+    case 8u: { return select(0.0, 1.0, u <= v); }
+    case 9u: { return select(0.0, 1.0, u > v); }
+    case 10u: { return select(0.0, 1.0, u >= v); }
+    case 11u: { return select(0.0, 1.0, u == v); }
+    case 12u: { return select(0.0, 1.0, u != v); }
+    default: { return p.alpha * u + p.beta * v; }
+  }
+}
+
+fn linear_id(wid: vec3<u32>, lid: u32, nwg: vec3<u32>) -> u32 {
+  return (wid.y * nwg.x + wid.x) * WG + lid;
+}
+
+// Element offset of output index i in an input with strides (s_lo, s_hi) and offset off.
+fn strided_index(i: u32, s_lo: vec4<u32>, s_hi: vec4<u32>, off: u32) -> u32 {
+  var rem = i;
+  var at = off;
+  for (var d = 7; d >= 0; d--) {
+    let dim = select(p.shape_lo[d & 3], p.shape_hi[d & 3], d >= 4);
+    let st = select(s_lo[d & 3], s_hi[d & 3], d >= 4);
+    at += (rem % dim) * st;
+    rem /= dim;
+  }
+  return at;
+}
+
+@compute @workgroup_size(WG)
+fn unary_strided(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                 @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(wid, lid, nwg);
+  if (i >= p.n) { return; }
+  y[i] = unary(a[strided_index(i, p.as_lo, p.as_hi, p.a_off)]);
+}
+
+@compute @workgroup_size(WG)
+fn binary_strided(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                  @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(wid, lid, nwg);
+  if (i >= p.n) { return; }
+  let u = a[strided_index(i, p.as_lo, p.as_hi, p.a_off)];
+  let v = b[strided_index(i, p.bs_lo, p.bs_hi, p.b_off)];
+  y[i] = binary(u, v);
+}
+
+// Dense inputs and output: 4 consecutive elements per thread; the tail (n % 4) is handled by
+// the last thread one element at a time.
+@compute @workgroup_size(WG)
+fn unary_contig(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                @builtin(num_workgroups) nwg: vec3<u32>) {
+  let base = linear_id(wid, lid, nwg) * 4u;
+  if (base >= p.n) { return; }
+  let m = min(4u, p.n - base);
+  for (var k = 0u; k < m; k++) { y[base + k] = unary(a[base + k]); }
+}
+
+@compute @workgroup_size(WG)
+fn binary_contig(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                 @builtin(num_workgroups) nwg: vec3<u32>) {
+  let base = linear_id(wid, lid, nwg) * 4u;
+  if (base >= p.n) { return; }
+  let m = min(4u, p.n - base);
+  for (var k = 0u; k < m; k++) { y[base + k] = binary(a[base + k], b[base + k]); }
+}
+
+// y[strided(i; bs, b_off)] = a[strided(i; as, a_off)] for the i-th element of the shape:
+// a strided view copied into a strided window of y (concat, stack, slice assignment).
+@compute @workgroup_size(WG)
+fn copy_strided(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(wid, lid, nwg);
+  if (i >= p.n) { return; }
+  y[strided_index(i, p.bs_lo, p.bs_hi, p.b_off)] = a[strided_index(i, p.as_lo, p.as_hi, p.a_off)];
+}
+
+// index_select along one dim: a is dense (outer, dim, inner) with shape_lo = (outer, n_idx, inner, dim),
+// b holds the indices as u32 bit patterns, y is dense (outer, n_idx, inner), n_idx = shape_lo.y.
+@compute @workgroup_size(WG)
+fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+          @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(wid, lid, nwg);
+  if (i >= p.n) { return; }
+  let n_idx = p.shape_lo.y;
+  let inner = p.shape_lo.z;
+  let dim = p.shape_lo.w;
+  let c = i % inner;
+  let j = (i / inner) % n_idx;
+  let o = i / (inner * n_idx);
+  let src = bitcast<u32>(b[j]);
+  // Out-of-range indices were rejected on the host; clamp anyway so a bad buffer cannot read
+  // outside the tensor.
+  y[i] = a[(o * dim + min(src, dim - 1u)) * inner + c];
+}

@@ -1,0 +1,37 @@
+// The medivlad CLI. Each command lives in its own file and is registered here.
+// Errors print one line (the stack only with --verbose) and exit non-zero.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { infoCommand } from './info.js';
+import { benchCommand } from './bench.js';
+import { shutdownNode } from '../node/index.js';
+
+async function main(): Promise<void> {
+  const argv = hideBin(process.argv);
+  const verbose = argv.includes('--verbose');
+  try {
+    await yargs(argv)
+      .scriptName('medivlad')
+      .usage('$0 <command> [options]')
+      .option('verbose', { type: 'boolean', default: false, describe: 'print stack traces on errors' })
+      .command(infoCommand)
+      .command(benchCommand)
+      .demandCommand(1, 'Name a command; see --help.')
+      .strict()
+      .recommendCommands()
+      .fail((msg, err) => {
+        throw err ?? new Error(msg);
+      })
+      .help()
+      .version(false)
+      .parseAsync();
+  } catch (e) {
+    const err = e as Error;
+    console.error(`medivlad: error: ${verbose ? (err.stack ?? err.message) : err.message.split('\n')[0]}`);
+    process.exitCode = 2;
+  } finally {
+    shutdownNode();
+  }
+}
+
+await main();

@@ -1,0 +1,105 @@
+// Launchers for shaders/elementwise.wgsl: unary and binary maps with broadcasting and strides.
+import source from '../../shaders/elementwise.wgsl';
+import { Tensor, shapeStr } from '../autograd/tensor.js';
+import { ceilDiv, grid1d } from './grid.js';
+
+export const UNARY_OPS = {
+  neg: 0, exp: 1, log: 2, tanh: 3, gelu: 4, sqrt: 5, rsqrt: 6, abs: 7, relu: 8, sigmoid: 9,
+  recip: 10, square: 11, addScalar: 12, mulScalar: 13, powScalar: 14, clamp: 15, copy: 16,
+} as const;
+export type UnaryOp = keyof typeof UNARY_OPS;
+
+export const BINARY_OPS = {
+  add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5, pow: 6, lt: 7, le: 8, gt: 9, ge: 10, eq: 11, ne: 12, axpby: 13,
+} as const;
+export type BinaryOp = keyof typeof BINARY_OPS;
+
+const WG = 256;
+const MAX_RANK = 8;
+
+/** NumPy broadcasting of two shapes; throws naming both shapes when they do not broadcast. */
+export function broadcastShapes(a: readonly number[], b: readonly number[], what = 'broadcast'): number[] {
+  const n = Math.max(a.length, b.length);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1;
+    const db = b[b.length - n + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new Error(`${what}: shapes ${shapeStr(a)} and ${shapeStr(b)} do not broadcast (dim ${i}: ${da} vs ${db})`);
+    }
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+/** The 8 strides with which `t` is read when broadcast to `shape` (0 on broadcast dims). */
+function broadcastStrides(t: Tensor, shape: readonly number[]): number[] {
+  const s = new Array<number>(MAX_RANK).fill(0);
+  const lead = MAX_RANK - shape.length;
+  const tl = shape.length - t.ndim;
+  for (let i = 0; i < t.ndim; i++) s[lead + tl + i] = t.shape[i] === 1 ? 0 : t.strides[i];
+  return s;
+}
+
+function paddedShape(shape: readonly number[]): number[] {
+  if (shape.length > MAX_RANK) throw new Error(`elementwise: rank ${shape.length} exceeds ${MAX_RANK}`);
+  return [...new Array<number>(MAX_RANK - shape.length).fill(1), ...shape];
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+export function unary(op: UnaryOp, x: Tensor, alpha = 0, beta = 0, out?: Tensor): Tensor {
+  x.assertAlive(`unary ${op}`);
+  const y = out ?? Tensor.empty(x.shape, x.rt);
+  if (out && (!out.isContiguous || !sameShape(out.shape, x.shape))) {
+    throw new Error(`unary ${op}: out ${out} must be contiguous with shape ${shapeStr(x.shape)}`);
+  }
+  const n = x.size;
+  if (n === 0) return y;
+  const contig = x.isContiguous;
+  const shape = paddedShape(x.shape);
+  const st = broadcastStrides(x, x.shape);
+  x.rt.dispatch({
+    kernel: { name: 'elementwise', source, entry: contig ? 'unary_contig' : 'unary_strided', overrides: { OP: UNARY_OPS[op], WG } },
+    buffers: { a: x.buffer, y: y.buffer },
+    params: {
+      n, a_off: x.offset, b_off: 0, _pad: 0, alpha, beta, _pad1: 0, _pad2: 0,
+      shape_lo: shape.slice(0, 4), shape_hi: shape.slice(4), as_lo: st.slice(0, 4), as_hi: st.slice(4),
+      bs_lo: [0, 0, 0, 0], bs_hi: [0, 0, 0, 0],
+    },
+    workgroups: grid1d(ceilDiv(contig ? ceilDiv(n, 4) : n, WG)),
+    shapes: `x${shapeStr(x.shape)}`,
+  });
+  return y;
+}
+
+export function binary(op: BinaryOp, a: Tensor, b: Tensor, alpha = 1, beta = 1, out?: Tensor): Tensor {
+  a.assertAlive(`binary ${op}`);
+  b.assertAlive(`binary ${op}`);
+  if (a.rt !== b.rt) throw new Error(`binary ${op}: ${a} and ${b} live on different devices`);
+  const shape = broadcastShapes(a.shape, b.shape, `binary ${op}`);
+  const y = out ?? Tensor.empty(shape, a.rt);
+  if (out && (!out.isContiguous || !sameShape(out.shape, shape))) {
+    throw new Error(`binary ${op}: out ${out} must be contiguous with shape ${shapeStr(shape)}`);
+  }
+  const n = y.size;
+  if (n === 0) return y;
+  const contig = a.isContiguous && b.isContiguous && sameShape(a.shape, shape) && sameShape(b.shape, shape);
+  const ps = paddedShape(shape);
+  const sa = broadcastStrides(a, shape);
+  const sb = broadcastStrides(b, shape);
+  a.rt.dispatch({
+    kernel: { name: 'elementwise', source, entry: contig ? 'binary_contig' : 'binary_strided', overrides: { OP: BINARY_OPS[op], WG } },
+    buffers: { a: a.buffer, b: b.buffer, y: y.buffer },
+    params: {
+      n, a_off: a.offset, b_off: b.offset, _pad: 0, alpha, beta, _pad1: 0, _pad2: 0,
+      shape_lo: ps.slice(0, 4), shape_hi: ps.slice(4), as_lo: sa.slice(0, 4), as_hi: sa.slice(4),
+      bs_lo: sb.slice(0, 4), bs_hi: sb.slice(4),
+    },
+    workgroups: grid1d(ceilDiv(contig ? ceilDiv(n, 4) : n, WG)),
+    shapes: `a${shapeStr(a.shape)} b${shapeStr(b.shape)}`,
+  });
+  return y;
+}

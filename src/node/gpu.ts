@@ -103,3 +103,8 @@ let chosenDriver = 'system';
 function currentDriverName(): string {
   return chosenDriver;
 }
+
+/** The Dawn GPU object in use (for peers such as tfjs-webgpu that want `navigator.gpu`). */
+export function currentNodeGpu(): GPU | null {
+  return keepAlive?.gpu ?? null;
+}

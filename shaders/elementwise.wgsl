@@ -4,7 +4,8 @@
 //   neg, exp, log, tanh, gelu (exact erf form: 0.5 x erfc(-x / sqrt 2)), sqrt, rsqrt, abs, relu,
 //   sigmoid, recip, square, x + alpha, x * alpha, pow(x, alpha), clamp(x, alpha, beta), copy.
 // binary ops g: add, sub, mul, div, max, min, pow, lt, le, gt, ge, eq, ne (1.0 / 0.0),
-//   axpby (alpha a + beta b).
+//   axpby (alpha a + beta b); and the backward maps (saved u, gradient g):
+//   gelu_bwd (Phi(x) + x phi(x)) g, tanh_bwd (1 - y^2) g, sigmoid_bwd y (1 - y) g, relu_bwd [x > 0] g.
 //
 // Shapes: the output is dense with N elements and shape (d0..d7) (rank padded to 8 with
 //   leading 1s). Each input has 8 element strides (0 on broadcast dims) and an element offset.
@@ -20,7 +21,8 @@
 // | *_contig       | dense inputs, vec4 per thread          | -        | -       | -      |
 //
 // Also here, since they are the same index arithmetic: copy_strided (any strided view into
-// any strided destination: concat, stack, slice assignment) and gather (index_select).
+// any strided destination: concat, stack, slice assignment), gather (index_select) and its
+// backward gather_add, fill, and the in-place axpby_inplace (grad accumulation, EMA).
 
 override OP: u32 = 0u;
 override WG: u32 = 256u;
@@ -113,7 +115,16 @@ fn binary(u: f32, v: f32) -> f32 {
     case 10u: { return select(0.0, 1.0, u >= v); }
     case 11u: { return select(0.0, 1.0, u == v); }
     case 12u: { return select(0.0, 1.0, u != v); }
-    default: { return p.alpha * u + p.beta * v; }
+    case 13u: { return p.alpha * u + p.beta * v; }
+    // Backward rules as binary maps of (saved value, upstream gradient g = v):
+    case 14u: { // d gelu(x)/dx * g = (Phi(x) + x phi(x)) g, with u = x
+      let cdf = 0.5 * erfc_(-u * 0.70710678118654752);
+      let pdf = 0.39894228040143268 * exp(-0.5 * u * u);
+      return (cdf + u * pdf) * v;
+    }
+    case 15u: { return (1.0 - u * u) * v; }  // tanh, u = y
+    case 16u: { return u * (1.0 - u) * v; }  // sigmoid, u = y
+    default: { return select(0.0, v, u > 0.0); } // relu, u = x
   }
 }
 
@@ -199,4 +210,83 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
   // Out-of-range indices were rejected on the host; clamp anyway so a bad buffer cannot read
   // outside the tensor.
   y[i] = a[(o * dim + min(src, dim - 1u)) * inner + c];
+}
+
+// y[i] = alpha: zeros, ones, gradient reset.
+@compute @workgroup_size(WG)
+fn fill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(wid, lid, nwg);
+  if (i >= p.n) { return; }
+  y[p.b_off + i] = p.alpha;
+}
+
+// In place y = beta * y + alpha * a, over a dense window of y starting at b_off and a dense a
+// starting at a_off: gradient accumulation (1, 1) and the teacher EMA (m, 1 - m).
+@compute @workgroup_size(WG)
+fn axpby_inplace(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                 @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(wid, lid, nwg);
+  if (i >= p.n) { return; }
+  let j = p.b_off + i;
+  y[j] = p.beta * y[j] + p.alpha * a[p.a_off + i];
+}
+
+// Backward of gather: dx[o, d, c] = sum over j with idx[j] == d of g[o, j, c]. One thread per
+// element of dx loops over the indices, so repeated indices add up without atomics and the
+// sum order is fixed (deterministic). a = g (outer, n_idx, inner), b = indices, y = dx.
+@compute @workgroup_size(WG)
+fn gather_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                   @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(wid, lid, nwg);
+  if (i >= p.n) { return; }
+  let n_idx = p.shape_lo.y;
+  let inner = p.shape_lo.z;
+  let dim = p.shape_lo.w;
+  let c = i % inner;
+  let d = (i / inner) % dim;
+  let o = i / (inner * dim);
+  var acc = 0.0;
+  for (var j = 0u; j < n_idx; j++) {
+    if (bitcast<u32>(b[j]) == d) { acc += a[(o * n_idx + j) * inner + c]; }
+  }
+  y[i] = acc;
+}
+
+// Sum a dense tensor g of shape F (bs_lo/hi, padded to 8) down to a broadcast-compatible
+// shape T (shape_lo/hi; T_d is F_d or 1): y[t] = sum of g over the dims where T_d = 1 < F_d.
+// g's strides are as_lo/hi. Used for the gradient of a broadcast input. One thread per output
+// element, reduced serially in a fixed order (deterministic).
+@compute @workgroup_size(WG)
+fn sum_to(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+          @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(wid, lid, nwg);
+  if (i >= p.n) { return; }
+  var base = 0u;
+  var rem = i;
+  var count = 1u;
+  for (var d = 7; d >= 0; d--) {
+    let t = select(p.shape_lo[d & 3], p.shape_hi[d & 3], d >= 4);
+    let f = select(p.bs_lo[d & 3], p.bs_hi[d & 3], d >= 4);
+    let st = select(p.as_lo[d & 3], p.as_hi[d & 3], d >= 4);
+    base += (rem % t) * st;
+    rem /= t;
+    if (t == 1u) { count *= f; }
+  }
+  var acc = 0.0;
+  for (var r = 0u; r < count; r++) {
+    var at = base;
+    var q = r;
+    for (var d = 7; d >= 0; d--) {
+      let t = select(p.shape_lo[d & 3], p.shape_hi[d & 3], d >= 4);
+      if (t == 1u) {
+        let f = select(p.bs_lo[d & 3], p.bs_hi[d & 3], d >= 4);
+        let st = select(p.as_lo[d & 3], p.as_hi[d & 3], d >= 4);
+        at += (q % f) * st;
+        q /= f;
+      }
+    }
+    acc += a[at];
+  }
+  y[i] = acc;
 }

@@ -69,6 +69,8 @@ export class Tensor {
   grad: Tensor | null = null;
   /** Optional name, used in error messages and checkpoints. */
   name?: string;
+  /** Set by autograd: releases this tensor's reference on its graph node. */
+  onDispose: (() => void) | null = null;
 
   constructor(
     readonly storage: Storage,
@@ -149,6 +151,11 @@ export class Tensor {
     if (this.disposed) return;
     this.disposed = true;
     this.storage.releaseRef();
+    if (this.onDispose) {
+      const f = this.onDispose;
+      this.onDispose = null;
+      f();
+    }
     if (this.grad) {
       this.grad.dispose();
       this.grad = null;

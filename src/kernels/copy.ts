@@ -78,3 +78,32 @@ export function gather(x: Tensor, dim: number, indices: ArrayLike<number>): Tens
   it.dispose();
   return out;
 }
+
+/** Backward of gather: dx (x's shape) with dx[.., d, ..] = sum of g rows whose index is d. */
+export function gatherBackward(g: Tensor, xShape: readonly number[], dim: number, indices: ArrayLike<number>): Tensor {
+  g.assertAlive('gatherBackward');
+  if (!g.isContiguous) throw new Error(`gatherBackward: ${g} must be contiguous`);
+  const d = dim < 0 ? dim + xShape.length : dim;
+  const size = xShape[d];
+  const idx = new Uint32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) idx[i] = indices[i];
+  const out = Tensor.empty(xShape, g.rt);
+  const n = out.size;
+  if (n === 0) return out;
+  const outer = xShape.slice(0, d).reduce((a, b) => a * b, 1);
+  const inner = xShape.slice(d + 1).reduce((a, b) => a * b, 1);
+  const it = Tensor.fromArray(new Float32Array(idx.buffer), [idx.length], g.rt);
+  g.rt.dispatch({
+    kernel: { name: 'elementwise', source, entry: 'gather_backward', overrides: { WG } },
+    buffers: { b: it.buffer, a: g.buffer, y: out.buffer },
+    params: {
+      n, a_off: 0, b_off: 0, _pad: 0, alpha: 0, beta: 0, _pad1: 0, _pad2: 0,
+      shape_lo: [outer, idx.length, inner, size], shape_hi: [0, 0, 0, 0], as_lo: [0, 0, 0, 0], as_hi: [0, 0, 0, 0],
+      bs_lo: [0, 0, 0, 0], bs_hi: [0, 0, 0, 0],
+    },
+    workgroups: grid1d(ceilDiv(n, WG)),
+    shapes: `g${shapeStr(g.shape)} x${shapeStr(xShape)} dim ${d}`,
+  });
+  it.dispose();
+  return out;
+}

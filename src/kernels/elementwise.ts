@@ -11,6 +11,8 @@ export type UnaryOp = keyof typeof UNARY_OPS;
 
 export const BINARY_OPS = {
   add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5, pow: 6, lt: 7, le: 8, gt: 9, ge: 10, eq: 11, ne: 12, axpby: 13,
+  // backward maps: (saved value, upstream gradient)
+  geluBwd: 14, tanhBwd: 15, sigmoidBwd: 16, reluBwd: 17,
 } as const;
 export type BinaryOp = keyof typeof BINARY_OPS;
 
@@ -102,4 +104,81 @@ export function binary(op: BinaryOp, a: Tensor, b: Tensor, alpha = 1, beta = 1, 
     shapes: `a${shapeStr(a.shape)} b${shapeStr(b.shape)}`,
   });
   return y;
+}
+
+function denseWindow(t: Tensor, what: string): void {
+  // Dense row-major with any offset (a view into a flat buffer, e.g. one parameter's gradient).
+  let acc = 1;
+  for (let i = t.ndim - 1; i >= 0; i--) {
+    if (t.shape[i] !== 1 && t.strides[i] !== acc) throw new Error(`${what}: ${t} must be dense (row-major, any offset)`);
+    acc *= t.shape[i];
+  }
+}
+
+const ZERO8 = { shape_lo: [0, 0, 0, 0], shape_hi: [0, 0, 0, 0], as_lo: [0, 0, 0, 0], as_hi: [0, 0, 0, 0], bs_lo: [0, 0, 0, 0], bs_hi: [0, 0, 0, 0] };
+
+/** y[:] = value, in place (y dense, any offset). */
+export function fill(y: Tensor, value: number): Tensor {
+  y.assertAlive('fill');
+  denseWindow(y, 'fill');
+  const n = y.size;
+  if (n === 0) return y;
+  y.rt.dispatch({
+    kernel: { name: 'elementwise', source, entry: 'fill', overrides: { WG } },
+    buffers: { y: y.buffer },
+    params: { n, a_off: 0, b_off: y.offset, _pad: 0, alpha: value, beta: 0, _pad1: 0, _pad2: 0, ...ZERO8 },
+    workgroups: grid1d(ceilDiv(n, WG)),
+    shapes: `y${shapeStr(y.shape)}`,
+  });
+  return y;
+}
+
+/** In place y = beta * y + alpha * a (both dense, same size; any offsets). y and a must not alias. */
+export function axpbyInPlace(y: Tensor, a: Tensor, alpha: number, beta: number): Tensor {
+  y.assertAlive('axpbyInPlace');
+  a.assertAlive('axpbyInPlace');
+  denseWindow(y, 'axpbyInPlace');
+  denseWindow(a, 'axpbyInPlace');
+  if (y.size !== a.size) throw new Error(`axpbyInPlace: ${y} and ${a} differ in size`);
+  if (y.storage === a.storage) throw new Error(`axpbyInPlace: ${y} and ${a} share storage`);
+  const n = y.size;
+  if (n === 0) return y;
+  y.rt.dispatch({
+    kernel: { name: 'elementwise', source, entry: 'axpby_inplace', overrides: { WG } },
+    buffers: { a: a.buffer, y: y.buffer },
+    params: { n, a_off: a.offset, b_off: y.offset, _pad: 0, alpha, beta, _pad1: 0, _pad2: 0, ...ZERO8 },
+    workgroups: grid1d(ceilDiv(n, WG)),
+    shapes: `y${shapeStr(y.shape)} a${shapeStr(a.shape)}`,
+  });
+  return y;
+}
+
+/** Sum g (dense) over broadcast dims down to `shape` (the gradient of a broadcast input). */
+export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
+  g.assertAlive('sumTo');
+  if (!g.isContiguous) throw new Error(`sumTo: ${g} must be contiguous`);
+  if (shape.length > g.ndim) throw new Error(`sumTo: ${shapeStr(shape)} has higher rank than ${g}`);
+  const lead = g.ndim - shape.length;
+  const target = [...new Array<number>(lead).fill(1), ...shape];
+  target.forEach((t, i) => {
+    if (t !== 1 && t !== g.shape[i]) throw new Error(`sumTo: ${g} cannot be summed to ${shapeStr(shape)}`);
+  });
+  const out = Tensor.empty(shape, g.rt);
+  const n = out.size;
+  if (n === 0) return out;
+  const pt = paddedShape(target);
+  const pf = paddedShape(g.shape);
+  const st = [...new Array<number>(MAX_RANK - g.ndim).fill(0), ...g.strides];
+  g.rt.dispatch({
+    kernel: { name: 'elementwise', source, entry: 'sum_to', overrides: { WG } },
+    buffers: { a: g.buffer, y: out.buffer },
+    params: {
+      n, a_off: 0, b_off: 0, _pad: 0, alpha: 0, beta: 0, _pad1: 0, _pad2: 0,
+      shape_lo: pt.slice(0, 4), shape_hi: pt.slice(4), as_lo: st.slice(0, 4), as_hi: st.slice(4),
+      bs_lo: pf.slice(0, 4), bs_hi: pf.slice(4),
+    },
+    workgroups: grid1d(ceilDiv(n, WG)),
+    shapes: `g${shapeStr(g.shape)} to ${shapeStr(shape)}`,
+  });
+  return out;
 }

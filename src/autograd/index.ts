@@ -10,6 +10,7 @@ export { backward, noGrad, detach, isGradEnabled, needsGrad, record } from './ta
 export * from './ops/arith.js';
 export * from './ops/activations.js';
 export * from './ops/shape.js';
+export * from './ops/random-ops.js';
 
 setTapeKernels(
   (a, b) => binary('add', a, b),

@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { infoCommand } from './info.js';
 import { benchCommand } from './bench.js';
+import { synthCommand } from './synth.js';
 import { shutdownNode } from '../node/index.js';
 
 async function main(): Promise<void> {
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
       .option('verbose', { type: 'boolean', default: false, describe: 'print stack traces on errors' })
       .command(infoCommand)
       .command(benchCommand)
+      .command(synthCommand)
       .demandCommand(1, 'Name a command; see --help.')
       .strict()
       .recommendCommands()

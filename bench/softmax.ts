@@ -1,0 +1,132 @@
+// Softmax benchmark: every version of shaders/softmax.wgsl at the shapes the models run, and
+// tfjs-webgpu's tf.softmax(x / T) on the same adapter.
+//
+// Shapes: (6·785, 785) one image's attention rows (6 heads, N = 785 tokens at 224 px / 8);
+//   (64, 65536) DINO-head logits (out_dim 65536, 64 student crops), student T = 0.1;
+//   (8·6·785, 785) a batch of 8 images' attention rows, on GPUs only (big enough to measure
+//   bandwidth rather than per-dispatch cost; minutes on a CPU adapter).
+// Bytes: softmax reads each element once and writes it once, 8 bytes per element; GB/s is
+//   that over the median time (v2 and v3 re-read x, from cache when it fits).
+import type { Runtime } from '../src/kernels/runtime.js';
+import { Tensor } from '../src/autograd/tensor.js';
+import { softmaxForward, logSoftmaxForward, planSoftmax, type SoftmaxOpts, type SoftmaxVersion } from '../src/kernels/softmax.js';
+import { timeRuntime, timeAsync, gbps, addRatios, progress, type BenchRow, type PeerResult, type Timing } from './harness.js';
+import { loadTfjsWebgpu, type Tf } from './peers/tfjs-webgpu.js';
+
+interface Case {
+  rows: number;
+  d: number;
+  t: number;
+  what: string;
+  gpuOnly?: boolean;
+}
+
+const CASES: Case[] = [
+  { rows: 6 * 785, d: 785, t: 1, what: 'attention rows' },
+  { rows: 64, d: 65536, t: 0.1, what: 'DINO head' },
+  { rows: 8 * 6 * 785, d: 785, t: 1, what: 'attention rows, batch 8', gpuOnly: true },
+];
+
+/** The variants timed per shape: every version at the workgroup sizes the planners pick. */
+const VARIANTS: { version: SoftmaxVersion; wg: number }[] = [
+  { version: 1, wg: 8 },
+  { version: 1, wg: 64 },
+  { version: 2, wg: 64 },
+  { version: 2, wg: 256 },
+  { version: 3, wg: 64 },
+  { version: 3, wg: 128 },
+  { version: 3, wg: 256 },
+];
+
+function seeded(n: number, lo: number, hi: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = 12345;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    a[i] = lo + ((hi - lo) * (s >>> 8)) / 16777216;
+  }
+  return a;
+}
+
+/** Launches per sample so that one sample lasts ~10 ms (submit + wait overhead amortised). */
+function innerFor(msOnce: number): number {
+  return Math.max(1, Math.min(256, Math.ceil(10 / Math.max(msOnce, 1e-3))));
+}
+
+/** Time our launch with `inner` calibrated by one trial sample. */
+async function timeOurs(rt: Runtime, launch: () => void, repeat: number): Promise<Timing & { inner: number }> {
+  const once = await timeRuntime(rt, launch, { warmup: 1, repeat: 1 });
+  const inner = innerFor(once.ms_median);
+  return { ...(await timeRuntime(rt, launch, { repeat, inner })), inner };
+}
+
+/**
+ * tfjs runs lazily and reads back to finish: `inner` launches, then a one-element slice of
+ * the last output is read, so the time covers GPU completion but not a full download.
+ */
+async function timeTfjs(tf: Tf, launch: () => ReturnType<Tf['softmax']>, repeat: number): Promise<Timing> {
+  const sample = (inner: number, reps: number) =>
+    timeAsync(
+      async () => {
+        let last = null;
+        for (let i = 0; i < inner; i++) {
+          last?.dispose();
+          last = launch();
+        }
+        const tail = tf.slice(last!, [0, 0], [1, 1]);
+        await tail.data();
+        tail.dispose();
+        last!.dispose();
+      },
+      { warmup: reps === 1 ? 1 : 2, repeat: reps },
+    );
+  const inner = innerFor((await sample(1, 1)).ms_median);
+  const t = await sample(inner, repeat);
+  return { ms_median: t.ms_median / inner, ms_min: t.ms_min / inner, ms_max: t.ms_max / inner };
+}
+
+export async function benchSoftmax(rt: Runtime, opts: { repeat?: number; filter?: RegExp } = {}): Promise<BenchRow[]> {
+  const repeat = opts.repeat ?? 7;
+  const rows: BenchRow[] = [];
+  const tf = await loadTfjsWebgpu();
+  for (const c of CASES) {
+    const shape = `(${c.rows},${c.d}) T=${c.t}`;
+    if (c.gpuOnly && rt.adapter.family !== 'gpu') {
+      progress(`softmax ${shape}: skipped on a CPU adapter`);
+      continue;
+    }
+    const bytes = 8 * c.rows * c.d;
+    const data = seeded(c.rows * c.d, -8, 8);
+    const x = Tensor.fromArray(data, [c.rows, c.d], rt);
+    const plan = planSoftmax(c.rows, c.d, rt.adapter.family);
+    const entries: { kernel: string; run: (o: SoftmaxOpts) => Tensor; o: SoftmaxOpts; picked: boolean }[] = [
+      ...VARIANTS.map((v) => ({
+        kernel: `softmax_forward_v${v.version} wg${v.wg}`,
+        run: (o: SoftmaxOpts) => softmaxForward(x, o),
+        o: { temperature: c.t, version: v.version, wg: v.wg },
+        picked: v.version === plan.version && v.wg === plan.wg,
+      })),
+      { kernel: 'log_softmax (planned)', run: (o) => logSoftmaxForward(x, o), o: { temperature: c.t }, picked: false },
+    ];
+    let peer: PeerResult | null = null;
+    if (tf && (!opts.filter || entries.some((e) => opts.filter!.test(`${e.kernel} ${shape}`)))) {
+      progress(`softmax ${shape}: tfjs-webgpu`);
+      const xt = tf.tensor2d(data, [c.rows, c.d]);
+      const tm = await timeTfjs(tf, () => tf.tidy(() => tf.softmax(tf.div(xt, c.t))), repeat);
+      xt.dispose();
+      peer = { ms_median: tm.ms_median, gbps: gbps(bytes, tm.ms_median) };
+    }
+    for (const e of entries) {
+      if (opts.filter && !opts.filter.test(`${e.kernel} ${shape}`)) continue;
+      progress(`softmax ${shape}: ${e.kernel}`);
+      const tm = await timeOurs(rt, () => e.run(e.o).dispose(), repeat);
+      rows.push({
+        kernel: e.kernel, shape, ...tm, gbps: gbps(bytes, tm.ms_median), what: c.what, picked: e.picked,
+        peers: peer && !e.kernel.startsWith('log') ? { 'tfjs-webgpu': peer } : {},
+      });
+    }
+    x.dispose();
+  }
+  addRatios(rows);
+  return rows;
+}

@@ -21,8 +21,8 @@
 // (6280, 384) / (8, 65536).
 // | version           | idea                                      | H200 GB/s          | lavapipe GB/s       | commit     |
 // |-------------------|-------------------------------------------|--------------------|---------------------|------------|
-// | l2norm_forward_v1 | thread per row, 2 passes                  | 231 wg64 / -       | 2.52 wg8 / 1.61     | wt@1b467cc |
-// | l2norm_forward_v2 | workgroup per row, tree over (q, s) pairs | 1687 wg64 / 222    | 1.31 wg8 / 3.50 wg8 | wt@1b467cc |
+// | l2norm_forward_v1 | thread per row, 2 passes                  | 231 wg64 / -       | 2.52 wg8 / 1.61     | cd5ce72 |
+// | l2norm_forward_v2 | workgroup per row, tree over (q, s) pairs | 1687 wg64 / 222    | 1.31 wg8 / 3.50 wg8 | cd5ce72 |
 // Picks (src/kernels/l2norm.ts): GPU v1 for D < 32, else v2 (wg 64, 256 past D = 4096); CPU
 // v1 wg 8 with >= 64 rows, else v2 wg 8.
 

@@ -29,9 +29,9 @@
 // 0.06 GB/s); in brackets (785, 384) in a quieter minute (load ~3.5, min of 9, one-off sweep).
 // | version              | idea                                        | H200 GB/s            | lavapipe GB/s         | commit     |
 // |----------------------|---------------------------------------------|----------------------|-----------------------|------------|
-// | layernorm_forward_v1 | thread per row, 3 passes                    | 263 wg64 / 117 wg8   | 0.44 wg64 (2.66 wg8)  | wt@1b467cc |
-// | layernorm_forward_v2 | workgroup per row, 3 passes, 2 trees        | 1169 wg64 / 286 wg128 | 0.10 wg64 (1.03 wg8) | wt@1b467cc |
-// | layernorm_forward_v3 | workgroup per row, row in registers         | 1441 wg64 / 320 wg64 | 0.07 wg64 (0.16 wg64) | wt@1b467cc |
+// | layernorm_forward_v1 | thread per row, 3 passes                    | 263 wg64 / 117 wg8   | 0.44 wg64 (2.66 wg8)  | cd5ce72 |
+// | layernorm_forward_v2 | workgroup per row, 3 passes, 2 trees        | 1169 wg64 / 286 wg128 | 0.10 wg64 (1.03 wg8) | cd5ce72 |
+// | layernorm_forward_v3 | workgroup per row, row in registers         | 1441 wg64 / 320 wg64 | 0.07 wg64 (0.16 wg64) | cd5ce72 |
 // Picks (src/kernels/layernorm.ts): GPU v1 for D < 32, v3 up to D = 2048 (wg = D/8 rounded up
 // to a power of two, >= 32), v2 beyond; CPU v1 wg 8 with >= 64 rows, else v2 wg 8.
 

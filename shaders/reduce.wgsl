@@ -35,8 +35,8 @@
 // 2 cores shared (load ~4), x (4710, 785) along the rows.
 // | version           | idea                                         | H200 GB/s               | lavapipe GB/s | commit     |
 // |-------------------|----------------------------------------------|-------------------------|---------------|------------|
-// | reduce_forward_v1 | thread per output, serial over the axis      | 308 / 146 (21 chunks) / - | 3.1 wg64    | wt@1b467cc |
-// | reduce_forward_v2 | workgroup per output, strided + tree         | 736 / 536 / 765 (1024 chunks) | 0.1 wg256 | wt@1b467cc |
+// | reduce_forward_v1 | thread per output, serial over the axis      | 308 / 146 (21 chunks) / - | 3.1 wg64    | cd5ce72 |
+// | reduce_forward_v2 | workgroup per output, strided + tree         | 736 / 536 / 765 (1024 chunks) | 0.1 wg256 | cd5ce72 |
 // Either version with n_chunks > 1 is the split path: the same entry twice. Picks
 // (src/kernels/reduce.ts): GPU v1 for axes < 128 (rows) or < 256 (columns), else v2, split
 // when < 264 outputs share an axis >= 8192; CPU v1 wg 8, split when < 64 outputs.

@@ -30,9 +30,9 @@
 // quieter minute (load ~3.5, min of 9 samples, a one-off sweep).
 // | version            | idea                                  | H200 GB/s               | lavapipe GB/s              | commit     |
 // |--------------------|---------------------------------------|-------------------------|----------------------------|------------|
-// | softmax_forward_v1 | thread per row, 3 passes              | 176 wg64 / 1.7 wg8      | 0.62 wg8 (2.40) / 0.23     | wt@1b467cc |
-// | softmax_forward_v2 | workgroup per row, 3 passes, 2 trees  | 1566 wg64 / 165 wg256   | 0.22 wg64 (1.36 wg8) / 0.27 | wt@1b467cc |
-// | softmax_forward_v3 | workgroup per row, online (max, sum)  | 1668 wg64 / 208 wg256   | 0.21 wg64 (1.69 wg8) / 0.38 | wt@1b467cc |
+// | softmax_forward_v1 | thread per row, 3 passes              | 176 wg64 / 1.7 wg8      | 0.62 wg8 (2.40) / 0.23     | cd5ce72 |
+// | softmax_forward_v2 | workgroup per row, 3 passes, 2 trees  | 1566 wg64 / 165 wg256   | 0.22 wg64 (1.36 wg8) / 0.27 | cd5ce72 |
+// | softmax_forward_v3 | workgroup per row, online (max, sum)  | 1668 wg64 / 208 wg256   | 0.21 wg64 (1.69 wg8) / 0.38 | cd5ce72 |
 // Picks (src/kernels/softmax.ts): GPU v1 for rows < 32, else v3 (wg 64 up to 1024 wide, 256
 // beyond); CPU v1 wg 8 with >= 128 rows, else v3 wg 64.
 

@@ -25,6 +25,21 @@
 // | l2norm_forward_v2 | workgroup per row, tree over (q, s) pairs | 1687 wg64 / 222    | 1.31 wg8 / 3.50 wg8 | cd5ce72 |
 // Picks (src/kernels/l2norm.ts): GPU v1 for D < 32, else v2 (wg 64, 256 past D = 4096); CPU
 // v1 wg 8 with >= 64 rows, else v2 wg 8.
+//
+// Backward from the saved y and n (x is not needed): with s = Σ_j g_j y_j,
+//   n > eps:   dx = (g - y s) / n        (dy/dx = (I - y yᵀ) / n on the sphere)
+//   n <= eps:  dx = g / eps              (the clamp is constant there: y = x / eps)
+// Same thread mappings as the forward: v1 thread per row, v2 workgroup per row with one tree.
+// Traffic: y and g read (8 bytes per element, twice: the second time from cache), dx written
+//   (4); 4 FLOPs per element.
+// GB/s = 12 bytes per element / median time, one-off sweep (not in bench/; numbers in the issue
+// report), host recording included. H200 (as above): (6280, 384) / (64, 65536). lavapipe (2
+// cores shared, load ~8): (6280, 384) / (8, 65536).
+// | version            | idea                                | H200 GB/s             | lavapipe GB/s       | commit |
+// |--------------------|-------------------------------------|-----------------------|---------------------|--------|
+// | l2norm_backward_v1 | thread per row, dot then write      | 147 wg64 / 1.8        | 1.38 wg8 / 0.55     | -      |
+// | l2norm_backward_v2 | workgroup per row, one tree for dot | 504 wg64 / 204 wg256  | 0.94 wg8 / 0.86 wg8 | -      |
+// Picks: the forward's (planL2Norm), which these numbers bear out.
 
 override WG: u32 = 64u;           // threads per workgroup (v2: a power of two)
 override SAVE_NORM: bool = false;  // write the norm n per row
@@ -95,4 +110,50 @@ fn l2norm_forward_v2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
   }
   let r = finish(row, tree[0], lid == 0u);
   for (var j = lid; j < p.d; j += WG) { y[base + j] = x[base + j] * r; }
+}
+
+// ---------------------------------------------------------------- backward
+
+@group(0) @binding(4) var<storage, read> sy: array<f32>;        // (rows, D) saved y
+@group(0) @binding(5) var<storage, read> gy: array<f32>;        // (rows, D) dL/dy
+@group(0) @binding(6) var<storage, read> norm_in: array<f32>;   // (rows) saved n
+@group(0) @binding(7) var<storage, read_write> dx: array<f32>;  // (rows, D)
+
+// dx_j from y_j, g_j and the row's dot s = g · y and norm n.
+fn bwd_out(yv: f32, gv: f32, s: f32, n: f32) -> f32 {
+  if (n > p.eps) { return (gv - yv * s) / n; }
+  return gv / p.eps;
+}
+
+@compute @workgroup_size(WG)
+fn l2norm_backward_v1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                      @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (row >= p.rows) { return; }
+  let base = row * p.d;
+  let n = norm_in[row];
+  var s = 0.0;
+  for (var j = 0u; j < p.d; j++) { s += gy[base + j] * sy[base + j]; }
+  for (var j = 0u; j < p.d; j++) { dx[base + j] = bwd_out(sy[base + j], gy[base + j], s, n); }
+}
+
+var<workgroup> tree_s: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn l2norm_backward_v2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                      @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = wid.y * nwg.x + wid.x; // uniform: the early exit keeps the barriers uniform
+  if (row >= p.rows) { return; }
+  let base = row * p.d;
+  var s = 0.0;
+  for (var j = lid; j < p.d; j += WG) { s += gy[base + j] * sy[base + j]; }
+  tree_s[lid] = s;
+  workgroupBarrier();
+  for (var k = WG / 2u; k > 0u; k >>= 1u) {
+    if (lid < k) { tree_s[lid] += tree_s[lid + k]; }
+    workgroupBarrier();
+  }
+  let st = tree_s[0];
+  let n = norm_in[row];
+  for (var j = lid; j < p.d; j += WG) { dx[base + j] = bwd_out(sy[base + j], gy[base + j], st, n); }
 }

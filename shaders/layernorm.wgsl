@@ -34,6 +34,41 @@
 // | layernorm_forward_v3 | workgroup per row, row in registers         | 1441 wg64 / 320 wg64 | 0.07 wg64 (0.16 wg64) | cd5ce72 |
 // Picks (src/kernels/layernorm.ts): GPU v1 for D < 32, v3 up to D = 2048 (wg = D/8 rounded up
 // to a power of two, >= 32), v2 beyond; CPU v1 wg 8 with >= 64 rows, else v2 wg 8.
+//
+// Backward (PyTorch's formula, from the saved mean and rstd; x is re-read, xhat recomputed):
+//   xhat = (x - mean) * rstd,  g = dy ⊙ w,
+//   dx = rstd * (g - mean_j(g) - xhat * mean_j(g ⊙ xhat))      per row
+//   dw = Σ_rows dy ⊙ xhat,  db = Σ_rows dy                       column sums over all rows
+// Column sums without atomics, deterministic: pass 1 writes partial sums per chunk of rows
+//   into part (chunks, 2, D) (row 0: dw, row 1: db), pass 2 sums the chunks (reduce.wgsl's
+//   column sum, launched by src/kernels/layernorm.ts). The order of every addition is fixed
+//   by the shapes, so gradients are bit-identical run to run.
+// Threads:
+//   backward_v1       thread per row: two serial passes (the two row means, then dx).
+//   backward_v2       workgroup per row, strided, one tree for both row means (vec2).
+//   backward_v3       workgroup per chunk of rows, the row in registers (VPT per thread, as
+//                     forward v3): each thread owns columns lid + k·WG for the whole chunk, so it
+//                     also accumulates dw and db for them in registers: x and dy are read once
+//                     for dx, dw and db together, and part is written once per chunk.
+//   backward_dwdb_v1  pass 1 for v1 / v2: thread per (chunk, column), serial over the chunk's
+//                     rows (neighbouring threads read neighbouring columns: coalesced).
+// Traffic: x, dy read (8 bytes per element; v1/v2 + dwdb read them twice), dx written (4), w
+//   and the stats cached; part: 8·D per chunk. ~12 FLOPs per element: memory bound.
+// GB/s = 12 bytes per element / median time of the whole backward (dx, dw, db, both passes),
+// from a one-off sweep (not in bench/; numbers in the issue report), host recording included.
+// H200: Dawn/Vulkan, driver 580.159, (6280, 384) / (50240, 384): ViT-S/8 tokens of a batch of
+// 8 / 64 (the forward there: 227 / 1078). lavapipe: Mesa 25.0.7, 2 cores shared with other jobs
+// (load ~8), (6280, 384) (the forward: 0.73). v3's chunks: 1570 at both shapes ran best
+// (193 at 483 chunks, 986 / 895 / 692 at 1570 / 785 / 508 chunks of the 50240 rows).
+// | version                    | idea                                          | H200 GB/s               | lavapipe GB/s | commit |
+// |----------------------------|-----------------------------------------------|-------------------------|---------------|--------|
+// | layernorm_backward_v1      | thread per row, 2 passes (+ dwdb_v1)          | 52 / 263 wg64           | 0.54 wg8      | -      |
+// | layernorm_backward_v2      | workgroup per row, 1 tree (+ dwdb_v1)         | 131 wg128 / 690 wg64    | 0.40 wg8      | -      |
+// | layernorm_backward_v3      | workgroup per row chunk, fused dw/db partials | 191 / 986 wg64, ~1.5k chunks | 0.14 wg64 | -      |
+// | layernorm_backward_dwdb_v1 | thread per (chunk, column) partial dw, db     | (in v1, v2)             | (in v1, v2)   | -      |
+// Picks (planLayerNormBackward): GPU v3 up to D = 2048 (the forward's wg) with ~1536 chunks of
+// >= 4 rows, v1 for D < 32, v2 wg 256 beyond 2048; CPU v1 wg 8 with >= 64 rows (else v2 wg 8),
+// 16 chunks of >= 16 rows for dwdb_v1.
 
 override WG: u32 = 128u;          // threads per workgroup (v2, v3: a power of two)
 override SAVE_STATS: bool = false; // write mean and rstd per row
@@ -168,4 +203,139 @@ fn layernorm_forward_v3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_in
     if (j < p.d) { y[base + j] = (xr[k] - m - c) * rstd * w[j] + b[j]; }
   }
   if (lid == 0u) { save_stats(row, m + c, rstd); }
+}
+
+// ---------------------------------------------------------------- backward
+
+struct BwdParams {
+  rows: u32,
+  d: u32,
+  chunk_rows: u32, // rows per chunk of the dw/db partial sums
+  n_chunks: u32,
+}
+
+override DWDB: bool = true; // backward_v3: also write the dw/db partials
+
+// Names differ from every local of the forward entries (the forward's `q` and `dx` are locals):
+// wgsl_reflect finds an entry's resources by name, not by scope.
+@group(0) @binding(7) var<uniform> bp: BwdParams;
+@group(0) @binding(8) var<storage, read> gy: array<f32>;          // (rows, D) dL/dy
+@group(0) @binding(9) var<storage, read> mean_in: array<f32>;     // (rows)
+@group(0) @binding(10) var<storage, read> rstd_in: array<f32>;    // (rows)
+@group(0) @binding(11) var<storage, read_write> dx_out: array<f32>; // (rows, D)
+@group(0) @binding(12) var<storage, read_write> part: array<f32>; // (chunks, 2, D)
+
+@compute @workgroup_size(WG)
+fn layernorm_backward_v1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                         @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (row >= bp.rows) { return; }
+  let base = row * bp.d;
+  let m = mean_in[row];
+  let rs = rstd_in[row];
+  var sg = 0.0;  // Σ g
+  var sgx = 0.0; // Σ g xhat
+  for (var j = 0u; j < bp.d; j++) {
+    let g = gy[base + j] * w[j];
+    sg += g;
+    sgx += g * (x[base + j] - m) * rs;
+  }
+  let inv_d = 1.0 / f32(bp.d);
+  let mg = sg * inv_d;
+  let mgx = sgx * inv_d;
+  for (var j = 0u; j < bp.d; j++) {
+    let xh = (x[base + j] - m) * rs;
+    dx_out[base + j] = rs * (gy[base + j] * w[j] - mg - xh * mgx);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn layernorm_backward_v2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                         @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = wid.y * nwg.x + wid.x; // uniform: the early exit keeps the barriers uniform
+  if (row >= bp.rows) { return; }
+  let base = row * bp.d;
+  let m = mean_in[row];
+  let rs = rstd_in[row];
+  var s = vec2<f32>(0.0, 0.0); // (Σ g, Σ g xhat)
+  for (var j = lid; j < bp.d; j += WG) {
+    let g = gy[base + j] * w[j];
+    s += vec2<f32>(g, g * (x[base + j] - m) * rs);
+  }
+  let ms = wg_sum2(lid, s) * (1.0 / f32(bp.d));
+  for (var j = lid; j < bp.d; j += WG) {
+    let xh = (x[base + j] - m) * rs;
+    dx_out[base + j] = rs * (gy[base + j] * w[j] - ms.x - xh * ms.y);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn layernorm_backward_v3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                         @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = wid.y * nwg.x + wid.x; // chunk of rows: uniform, so the loop bounds and barriers are too
+  if (c >= bp.n_chunks) { return; }
+  let r0 = c * bp.chunk_rows;
+  let r1 = min(bp.rows, r0 + bp.chunk_rows);
+  let inv_d = 1.0 / f32(bp.d);
+  var wr: array<f32, VPT>; // w of this thread's columns; 0 past the end
+  var pw: array<f32, VPT>; // Σ dy xhat over the chunk's rows, per column
+  var pb: array<f32, VPT>; // Σ dy
+  for (var k = 0u; k < VPT; k++) {
+    let j = lid + k * WG;
+    wr[k] = select(0.0, w[min(j, bp.d - 1u)], j < bp.d);
+    pw[k] = 0.0;
+    pb[k] = 0.0;
+  }
+  for (var row = r0; row < r1; row++) {
+    let base = row * bp.d;
+    let m = mean_in[row];
+    let rs = rstd_in[row];
+    var xh: array<f32, VPT>;
+    var dy: array<f32, VPT>;
+    var s = vec2<f32>(0.0, 0.0);
+    for (var k = 0u; k < VPT; k++) {
+      let j = lid + k * WG;
+      let inside = j < bp.d;
+      let at = base + min(j, bp.d - 1u);
+      xh[k] = select(0.0, (x[at] - m) * rs, inside);
+      dy[k] = select(0.0, gy[at], inside);
+      let g = dy[k] * wr[k];
+      s += vec2<f32>(g, g * xh[k]);
+      pw[k] += dy[k] * xh[k];
+      pb[k] += dy[k];
+    }
+    let ms = wg_sum2(lid, s) * inv_d;
+    for (var k = 0u; k < VPT; k++) {
+      let j = lid + k * WG;
+      if (j < bp.d) { dx_out[base + j] = rs * (dy[k] * wr[k] - ms.x - xh[k] * ms.y); }
+    }
+  }
+  if (DWDB) {
+    for (var k = 0u; k < VPT; k++) {
+      let j = lid + k * WG;
+      if (j < bp.d) {
+        part[2u * c * bp.d + j] = pw[k];
+        part[(2u * c + 1u) * bp.d + j] = pb[k];
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn layernorm_backward_dwdb_v1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                              @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (t >= bp.n_chunks * bp.d) { return; }
+  let j = t % bp.d;
+  let c = t / bp.d;
+  let r1 = min(bp.rows, (c + 1u) * bp.chunk_rows);
+  var sw = 0.0;
+  var sb = 0.0;
+  for (var row = c * bp.chunk_rows; row < r1; row++) {
+    let dy = gy[row * bp.d + j];
+    sw += dy * (x[row * bp.d + j] - mean_in[row]) * rstd_in[row];
+    sb += dy;
+  }
+  part[2u * c * bp.d + j] = sw;
+  part[(2u * c + 1u) * bp.d + j] = sb;
 }

@@ -40,6 +40,26 @@
 // Either version with n_chunks > 1 is the split path: the same entry twice. Picks
 // (src/kernels/reduce.ts): GPU v1 for axes < 128 (rows) or < 256 (columns), else v2, split
 // when < 264 outputs share an axis >= 8192; CPU v1 wg 8, split when < 64 outputs.
+//
+// Backward: the gradient g (outer, inner) is broadcast back over the axis.
+//   sum  dx = g     mean  dx = g / R     l2  dx = g x / y (0 where y = 0, as torch)
+//   max / min  dx = g at the first arg-extremum r* (as torch's max(dim)), 0 elsewhere; r* is
+//       found by the forward (argmax, of -x for min) and saved as f32 (outer, inner), so the
+//       backward needs neither x nor a search.
+// Threads:
+//   backward_v1  thread per output (o, i), serial over the axis: g and r* read once per output.
+//   backward_v2  thread per input element (o, r, i): neighbouring threads write neighbouring
+//                elements whatever the axis, and g is read from cache.
+// Traffic: 4 bytes written per input element (+4 read of x for l2), 4-8 read per output.
+// GB/s = 4 bytes per input element / median time (sum), one-off sweep (not in bench/; numbers
+// in the issue report), host recording included, along the rows / down the columns. H200 (as
+// above): x (37680, 785); the full reduction of 29.6M elements: v2 893, v1 (one thread) 0.06.
+// lavapipe (2 cores shared, load ~6): x (6280, 384); the full reduction of 2.4M: v1 0.20, v2 0.19.
+// | version            | idea                                | H200 GB/s            | lavapipe GB/s          | commit |
+// |--------------------|-------------------------------------|----------------------|------------------------|--------|
+// | reduce_backward_v1 | thread per output, serial over axis | 189 / 41 wg64        | 1.76 / 2.26 wg8        | -      |
+// | reduce_backward_v2 | thread per input element            | 780 / 910 wg256      | 0.11 / 0.11 wg256      | -      |
+// Picks (planReduceBackward): GPU v2 wg 256; CPU v1 wg 8, for every shape.
 
 override OP: u32 = 0u;       // 0 sum, 1 mean, 2 max, 3 min, 4 argmax, 5 l2
 override WG: u32 = 256u;     // threads per workgroup; a power of two for the v2 tree
@@ -204,4 +224,47 @@ fn reduce_forward_v2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
     workgroupBarrier();
   }
   if (lid == 0u) { store(t, Acc(tree_v[0], tree_a[0])); }
+}
+
+// ---------------------------------------------------------------- backward
+
+@group(0) @binding(3) var<storage, read> gy: array<f32>;        // (outer, inner) dL/dy
+@group(0) @binding(4) var<storage, read> aux: array<f32>;       // (outer, inner): l2 the norm y, max/min r*
+@group(0) @binding(5) var<storage, read_write> dx: array<f32>;  // (outer, R, inner)
+
+// dL/dx at axis position r (flat input index at) from g and aux of its output.
+fn bwd_grad(gv: f32, av: f32, r: u32, at: u32) -> f32 {
+  switch OP {
+    case 1u: { return gv / f32(p.count); }
+    case 2u, 3u: { return select(0.0, gv, f32(r) == av); }
+    case 5u: { return select(0.0, gv * x[at] / av, av > 0.0); }
+    default: { return gv; }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn reduce_backward_v1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                      @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (t >= p.outer * p.inner) { return; }
+  let i = t % p.inner;
+  let o = t / p.inner;
+  let gv = gy[t];
+  let av = aux[t];
+  for (var r = 0u; r < p.r_len; r++) {
+    let at = (o * p.r_len + r) * p.inner + i;
+    dx[at] = bwd_grad(gv, av, r, at);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn reduce_backward_v2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                      @builtin(num_workgroups) nwg: vec3<u32>) {
+  let at = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (at >= p.outer * p.r_len * p.inner) { return; }
+  let i = at % p.inner;
+  let ro = at / p.inner; // o · R + r
+  let r = ro % p.r_len;
+  let t = (ro / p.r_len) * p.inner + i;
+  dx[at] = bwd_grad(gy[t], aux[t], r, at);
 }

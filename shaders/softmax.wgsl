@@ -35,6 +35,30 @@
 // | softmax_forward_v3 | workgroup per row, online (max, sum)  | 1668 wg64 / 208 wg256   | 0.21 wg64 (1.69 wg8) / 0.38 | cd5ce72 |
 // Picks (src/kernels/softmax.ts): GPU v1 for rows < 32, else v3 (wg 64 up to 1024 wide, 256
 // beyond); CPU v1 wg 8 with >= 128 rows, else v3 wg 64.
+//
+// Backward (reads the saved output y and the upstream gradient g; x is not needed):
+//   softmax      dx_j = y_j (g_j - Σ_k g_k y_k) / T
+//   log-softmax  dx_j = (g_j - exp(y_j) Σ_k g_k) / T      (exp(y) is the softmax)
+//   One row scalar (a dot product or a sum), then one elementwise write. Traffic: 8 bytes read
+//   + 4 written per element (y and g read twice, the second time from cache); ~4 FLOPs (+1 exp
+//   for LOG) per element: memory bound. Threads as the forward: v1 thread per row, v2
+//   workgroup per row with one tree.
+// nll (cross-entropy = nll(log-softmax(x))): l_i = -c_i logp[i, y_i] per row (c_i = w[y_i],
+//   over Σ_i w[y_i] for the mean; the launcher folds the reduction into c), and its backward
+//   dlogp[i, j] = -c_i g_i [j = y_i]: thread per row / thread per element, no reduction (the
+//   batch sum is reduce.wgsl's). Labels travel as f32 (exact below 2^24, as argmax's).
+// GB/s = 12 bytes per element / median time, from a one-off sweep (not in bench/; numbers in
+// the issue report), host recording included. H200: Dawn/Vulkan, driver 580.159,
+// (37680, 785) / (64, 65536). lavapipe: Mesa 25.0.7, 2 cores shared with other jobs (load ~8),
+// (4710, 785) / (8, 4099). nll moves B elements: not worth a row.
+// | version             | idea                                   | H200 GB/s            | lavapipe GB/s          | commit |
+// |---------------------|----------------------------------------|----------------------|------------------------|--------|
+// | softmax_backward_v1 | thread per row, dot then write         | 302 wg64 / 1.8       | 0.96 wg8 / 0.82 wg8    | -      |
+// | softmax_backward_v2 | workgroup per row, strided + one tree  | 1880 wg64 / 197 wg256 | 0.64 wg8 / 1.15 wg8   | -      |
+// | nll_forward_v1      | thread per row: pick and scale         | -                    | -                      | -      |
+// | nll_backward_v1     | thread per element: scatter to labels  | -                    | -                      | -      |
+// Picks (planSoftmaxBackward): GPU v1 for d < 32, else v2 (wg 64 up to 1024 wide, 256 beyond);
+// CPU v1 wg 8 with >= 128 rows or d < 32, else v2 wg 8.
 
 override WG: u32 = 256u;     // threads per workgroup (v2, v3: a power of two)
 override LOG: bool = false;  // write log-softmax instead of softmax
@@ -157,4 +181,65 @@ fn softmax_forward_v3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invo
   let r_s = 1.0 / sr;
   let log_s = log(sr);
   for (var j = lid; j < p.d; j += WG) { y[base + j] = out(x[base + j], mr, r_s, log_s); }
+}
+
+// ---------------------------------------------------------------- backward
+
+@group(0) @binding(3) var<storage, read> sy: array<f32>;         // (rows, d) saved output: softmax, or log-softmax if LOG
+@group(0) @binding(4) var<storage, read> gy: array<f32>;         // (rows, d) dL/dy; nll_backward: (B) dL/dl
+@group(0) @binding(5) var<storage, read_write> dx: array<f32>;   // (rows, d)
+@group(0) @binding(6) var<storage, read> labels: array<f32>;     // (B) class of each row, as f32
+@group(0) @binding(7) var<storage, read> coef: array<f32>;       // (B) c_i
+@group(0) @binding(8) var<storage, read_write> nll: array<f32>;  // (B) l_i
+
+// What element j adds to the row scalar: g·y (softmax) or g (log-softmax).
+fn bwd_term(yv: f32, gv: f32) -> f32 {
+  if (LOG) { return gv; }
+  return gv * yv;
+}
+
+fn bwd_out(yv: f32, gv: f32, s: f32) -> f32 {
+  if (LOG) { return (gv - exp(yv) * s) * p.inv_t; }
+  return yv * (gv - s) * p.inv_t;
+}
+
+@compute @workgroup_size(WG)
+fn softmax_backward_v1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                       @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (row >= p.rows) { return; }
+  let base = row * p.d;
+  var s = 0.0;
+  for (var j = 0u; j < p.d; j++) { s += bwd_term(sy[base + j], gy[base + j]); }
+  for (var j = 0u; j < p.d; j++) { dx[base + j] = bwd_out(sy[base + j], gy[base + j], s); }
+}
+
+@compute @workgroup_size(WG)
+fn softmax_backward_v2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                       @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = wid.y * nwg.x + wid.x; // uniform: the early exit keeps the barriers uniform
+  if (row >= p.rows) { return; }
+  let base = row * p.d;
+  var s = 0.0;
+  for (var j = lid; j < p.d; j += WG) { s += bwd_term(sy[base + j], gy[base + j]); }
+  s = wg_sum(lid, s);
+  for (var j = lid; j < p.d; j += WG) { dx[base + j] = bwd_out(sy[base + j], gy[base + j], s); }
+}
+
+// x holds log-probabilities (B, C) here: rows = B, d = C.
+@compute @workgroup_size(WG)
+fn nll_forward_v1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                  @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= p.rows) { return; }
+  nll[i] = -coef[i] * x[i * p.d + u32(labels[i])];
+}
+
+@compute @workgroup_size(WG)
+fn nll_backward_v1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                   @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (t >= p.rows * p.d) { return; }
+  let i = t / p.d;
+  dx[t] = select(0.0, -coef[i] * gy[i], t - i * p.d == u32(labels[i]));
 }

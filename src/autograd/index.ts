@@ -11,6 +11,9 @@ export * from './ops/arith.js';
 export * from './ops/activations.js';
 export * from './ops/shape.js';
 export * from './ops/random-ops.js';
+export * from './ops/reduce-ops.js';
+export * from './ops/softmax-ops.js';
+export * from './ops/norm-ops.js';
 
 setTapeKernels(
   (a, b) => binary('add', a, b),

@@ -83,3 +83,51 @@ export function l2normForward(x: Tensor, opts: L2NormOpts = {}): Tensor | L2Norm
   norm.dispose();
   return y;
 }
+
+// ---------------------------------------------------------------- backward
+
+export interface L2NormBackwardOpts {
+  /** The forward's eps; default 1e-12. */
+  eps?: number;
+  /** Force a version (tests, benchmarks); default: planL2Norm (the forward's picks hold). */
+  version?: L2NormVersion;
+  /** Force the workgroup size (a power of two in 1..256). */
+  wg?: number;
+}
+
+/**
+ * dx of y = x / max(||x||, eps) over the last axis, from the saved y and norm n (the forward
+ * with saveNorm): (g - y (g · y)) / n where n > eps, g / eps where the clamp held.
+ */
+export function l2normBackward(y: Tensor, norm: Tensor, g: Tensor, opts: L2NormBackwardOpts = {}): Tensor {
+  const what = 'l2normBackward';
+  for (const t of [y, norm, g]) t.assertAlive(what);
+  if (y.ndim === 0) throw new Error(`${what}: y ${shapeStr(y.shape)} is a scalar; normalize needs a last axis`);
+  if (g.ndim !== y.ndim || g.shape.some((s, i) => s !== y.shape[i])) {
+    throw new Error(`${what}: gradient ${g} ${shapeStr(g.shape)} does not match y ${shapeStr(y.shape)}`);
+  }
+  const eps = opts.eps ?? 1e-12;
+  if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`${what}: eps must be finite and >= 0, got ${eps}`);
+  const d = y.shape[y.ndim - 1];
+  const rows = d === 0 ? 0 : y.size / d;
+  if (rows > 0 && norm.size !== rows) throw new Error(`${what}: saved norm ${norm} ${shapeStr(norm.shape)} has ${norm.size} values for ${rows} rows`);
+  const dx = Tensor.empty(y.shape, y.rt);
+  if (rows === 0) return dx;
+  const plan = planL2Norm(rows, d, y.rt.adapter.family);
+  const version = opts.version ?? plan.version;
+  if (!L2NORM_VERSIONS.includes(version)) throw new Error(`${what}: no version ${version} (have ${L2NORM_VERSIONS.join(', ')})`);
+  const wg = opts.wg ?? (version === plan.version ? plan.wg : version === 1 ? WG_V1 : 64);
+  if (!(wg >= 1 && wg <= 256 && (wg & (wg - 1)) === 0)) throw new Error(`${what}: workgroup size ${wg} is not a power of two in 1..256`);
+  const yc = contiguous(y);
+  const gc = contiguous(g);
+  const nc = contiguous(norm);
+  y.rt.dispatch({
+    kernel: { name: 'l2norm', source, entry: `l2norm_backward_v${version}`, overrides: { WG: wg } },
+    buffers: { sy: yc.buffer, gy: gc.buffer, norm_in: nc.buffer, dx: dx.buffer },
+    params: { rows, d, eps, _pad: 0 },
+    workgroups: version === 1 ? grid1d(ceilDiv(rows, wg)) : grid1d(rows),
+    shapes: `${what} y${shapeStr(y.shape)} v${version} wg ${wg}`,
+  });
+  for (const [c, t] of [[yc, y], [gc, g], [nc, norm]] as const) if (c !== t) c.dispose();
+  return dx;
+}

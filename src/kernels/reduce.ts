@@ -159,3 +159,81 @@ export function reduceAll(op: FullReduceOp, x: Tensor, opts: ReduceOpts = {}): T
   if (xc !== x) xc.dispose();
   return out;
 }
+
+// ---------------------------------------------------------------- backward
+
+export type ReduceBackwardOp = 'sum' | 'mean' | 'max' | 'min' | 'l2';
+
+/** v1: thread per output, serial over the axis. v2: thread per input element. */
+export type ReduceBackwardVersion = 1 | 2;
+export const REDUCE_BACKWARD_VERSIONS: readonly ReduceBackwardVersion[] = [1, 2];
+
+export interface ReduceBackwardOpts {
+  /** Force a version (tests, benchmarks); default: planReduceBackward. */
+  version?: ReduceBackwardVersion;
+  /** Force the workgroup size (a power of two in 1..256). */
+  wg?: number;
+}
+
+/**
+ * GPU: thread per input element (v2) always: every write is coalesced whatever the axis, and
+ * the grid is as large as the input. CPU adapters: thread per output (v1) in workgroups of 8,
+ * always: on lavapipe v2 ran 10-40x slower (per-element index arithmetic and ~9k workgroups
+ * per million elements), and v1 won even with a single output, a one-thread serial fill.
+ */
+export function planReduceBackward(outer: number, r: number, inner: number, family: AdapterFamily = 'gpu'): { version: ReduceBackwardVersion; wg: number } {
+  return family !== 'gpu' ? { version: 1, wg: 8 } : { version: 2, wg: WG_V2 };
+}
+
+/**
+ * dx (x's shape, dense) of y = op over axis `dim` of x (dim null: over every element), from
+ * the gradient g of y (y's shape, with or without keepdim: only its size matters). `aux` is
+ * what the rule needs besides g: for l2 the forward output y (the norms) and `x`; for max and
+ * min the first arg-extremum of each output as f32 (reduce('argmax', x), or of -x for min).
+ */
+export function reduceBackward(
+  op: ReduceBackwardOp, g: Tensor, xShape: readonly number[], dim: number | null,
+  saved: { x?: Tensor; aux?: Tensor } = {}, opts: ReduceBackwardOpts = {},
+): Tensor {
+  const what = `reduceBackward ${op}`;
+  g.assertAlive(what);
+  if (!['sum', 'mean', 'max', 'min', 'l2'].includes(op)) throw new Error(`reduceBackward: unsupported op '${op}'`);
+  const n = xShape.reduce((a, b) => a * b, 1);
+  let outer = 1;
+  let r = n;
+  let inner = 1;
+  if (dim !== null) {
+    const d = dim < 0 ? dim + xShape.length : dim;
+    if (!Number.isInteger(d) || d < 0 || d >= xShape.length) throw new Error(`${what}: dim ${dim} is out of range for x ${shapeStr(xShape)}`);
+    outer = xShape.slice(0, d).reduce((a, b) => a * b, 1);
+    r = xShape[d];
+    inner = xShape.slice(d + 1).reduce((a, b) => a * b, 1);
+  }
+  if (g.size !== outer * inner) throw new Error(`${what}: gradient ${g} ${shapeStr(g.shape)} does not fit the reduction of x ${shapeStr(xShape)} over dim ${dim}`);
+  const needAux = op !== 'sum' && op !== 'mean';
+  if (needAux && (!saved.aux || saved.aux.size !== outer * inner)) throw new Error(`${what}: needs the saved ${op === 'l2' ? 'norms' : 'arg-extrema'} (${outer * inner} values)`);
+  if (op === 'l2' && (!saved.x || saved.x.size !== n)) throw new Error(`${what}: needs the saved input x ${shapeStr(xShape)}`);
+  const dx = Tensor.empty(xShape, g.rt);
+  if (n === 0) return dx;
+  const plan = planReduceBackward(outer, r, inner, g.rt.adapter.family);
+  const version = opts.version ?? plan.version;
+  if (!REDUCE_BACKWARD_VERSIONS.includes(version)) throw new Error(`${what}: no version ${version} (have ${REDUCE_BACKWARD_VERSIONS.join(', ')})`);
+  const wg = opts.wg ?? (version === plan.version ? plan.wg : version === 1 ? WG_V1 : WG_V2);
+  if (!(wg >= 1 && wg <= 256 && (wg & (wg - 1)) === 0)) throw new Error(`${what}: workgroup size ${wg} is not a power of two in 1..256`);
+  const gc = contiguous(g);
+  const ac = saved.aux ? contiguous(saved.aux) : gc;
+  const xc = saved.x && op === 'l2' ? contiguous(saved.x) : gc;
+  // sum and mean read neither x nor aux, but the entry binds them: g's buffer stands in
+  // (read-only bindings may alias).
+  g.rt.dispatch({
+    kernel: { name: 'reduce', source, entry: `reduce_backward_v${version}`, overrides: { OP: REDUCE_OPS[op], WG: wg } },
+    buffers: { x: xc.buffer, gy: gc.buffer, aux: ac.buffer, dx: dx.buffer },
+    params: { outer, r_len: r, inner, n_chunks: 1, chunk: r, count: r, _pad0: 0, _pad1: 0 },
+    workgroups: grid1d(ceilDiv(version === 1 ? outer * inner : n, wg)),
+    shapes: `${what} x(${outer},${r},${inner}) v${version} wg ${wg}`,
+  });
+  if (ac !== gc && ac !== saved.aux) ac.dispose();
+  if (xc !== gc && xc !== saved.x) xc.dispose();
+  if (gc !== g) gc.dispose();
+  return dx;
+}

@@ -9,7 +9,7 @@
 //
 // Layout inside a bucket: trainable decayed tensors, then trainable non-decayed, then frozen
 // ones, in registration order within each group.
-import { Tensor } from '../autograd/tensor.js';
+import { Tensor, contiguousStrides } from '../autograd/tensor.js';
 import { keep } from '../autograd/scope.js';
 import { fill } from '../kernels/elementwise.js';
 import type { Runtime } from '../kernels/runtime.js';
@@ -122,11 +122,11 @@ export class ParameterStore {
       const grad = keep(fill(Tensor.empty([plan.length], rt), 0));
       const segments: Segment[] = [];
       for (const it of plan.items) {
-        const view = keep(param.view(it.p.shape, undefined, it.start));
+        const view = keep(param.view(it.p.shape, contiguousStrides(it.p.shape), it.start));
         view.name = it.name;
         view.requiresGrad = it.p.trainable;
         if (it.p.trainable) {
-          view.grad = keep(grad.view(it.p.shape, undefined, it.start));
+          view.grad = keep(grad.view(it.p.shape, contiguousStrides(it.p.shape), it.start));
         }
         it.p.tensor = view;
         const seg = { name: it.name, param: it.p, start: it.start, size: it.p.size };

@@ -13,3 +13,17 @@ export function l2normRef(x: ArrayLike<number>, rows: number, d: number, eps = 1
   }
   return { y, norm };
 }
+
+/** dx of y = x / max(||x||, eps): (g - y (g · y)) / ||x|| per row where ||x|| > eps, else g / eps. */
+export function l2normBackwardRef(x: ArrayLike<number>, g: ArrayLike<number>, rows: number, d: number, eps = 1e-12): Float64Array {
+  const { y, norm } = l2normRef(x, rows, d, eps);
+  const dx = new Float64Array(rows * d);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += g[r * d + j] * y[r * d + j];
+    for (let j = 0; j < d; j++) {
+      dx[r * d + j] = norm[r] > eps ? (g[r * d + j] - y[r * d + j] * s) / norm[r] : g[r * d + j] / eps;
+    }
+  }
+  return dx;
+}

@@ -20,3 +20,34 @@ export function layernormRef(
   }
   return { y, mean, rstd };
 }
+
+/**
+ * Gradients of y = layernorm(x, w, b) for the upstream dy, PyTorch's formula:
+ *   xhat = (x - mean) rstd, g = dy w,
+ *   dx = rstd (g - mean_j g - xhat mean_j (g xhat)),  dw = Σ_rows dy xhat,  db = Σ_rows dy.
+ */
+export function layernormBackwardRef(
+  x: ArrayLike<number>, w: ArrayLike<number>, dy: ArrayLike<number>, rows: number, d: number, eps: number,
+): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
+  const { mean, rstd } = layernormRef(x, w, new Float64Array(d), rows, d, eps);
+  const dx = new Float64Array(rows * d);
+  const dw = new Float64Array(d);
+  const db = new Float64Array(d);
+  for (let r = 0; r < rows; r++) {
+    let sg = 0;
+    let sgx = 0;
+    for (let j = 0; j < d; j++) {
+      const xh = (x[r * d + j] - mean[r]) * rstd[r];
+      const g = dy[r * d + j] * w[j];
+      sg += g;
+      sgx += g * xh;
+      dw[j] += dy[r * d + j] * xh;
+      db[j] += dy[r * d + j];
+    }
+    for (let j = 0; j < d; j++) {
+      const xh = (x[r * d + j] - mean[r]) * rstd[r];
+      dx[r * d + j] = rstd[r] * (dy[r * d + j] * w[j] - sg / d - (xh * sgx) / d);
+    }
+  }
+  return { dx, dw, db };
+}

@@ -33,3 +33,31 @@ export function axisView(shape: readonly number[], dim: number): [number, number
   const inner = shape.slice(d + 1).reduce((a, b) => a * b, 1);
   return [outer, shape[d], inner];
 }
+
+/**
+ * dx (outer, R, inner) of y = op over r of x, for the upstream g (outer, inner):
+ *   sum g, mean g / R, l2 g x / y (0 where y = 0), max / min g at the first extremum only.
+ */
+export function reduceBackwardRef(
+  op: 'sum' | 'mean' | 'max' | 'min' | 'l2', x: ArrayLike<number>, g: ArrayLike<number>, outer: number, r: number, inner: number,
+): Float64Array {
+  const dx = new Float64Array(outer * r * inner);
+  const y = reduceRef(op, x, outer, r, inner);
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      const gv = g[o * inner + i];
+      let first = -1;
+      for (let k = 0; k < r; k++) {
+        const at = (o * r + k) * inner + i;
+        if (op === 'sum') dx[at] = gv;
+        else if (op === 'mean') dx[at] = gv / r;
+        else if (op === 'l2') dx[at] = y[o * inner + i] > 0 ? (gv * x[at]) / y[o * inner + i] : 0;
+        else if (first < 0 && x[at] === y[o * inner + i]) {
+          first = k;
+          dx[at] = gv;
+        }
+      }
+    }
+  }
+  return dx;
+}

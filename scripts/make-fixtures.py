@@ -116,8 +116,26 @@ def mlp_fixture():
                         'clip': 0.5, 'eps_ln': 1e-6, 'loss': 'cross_entropy(mean)'}, named)
 
 
+
+
+def pos_embed_fixture():
+    """DINO's interpolate_pos_encoding on a 28x28 grid to 96 px (12x12) and 64 px (8x8), patch 8."""
+    gen = torch.Generator().manual_seed(77)
+    D, g = 5, 28
+    pos = uniform(gen, 1, g * g, D)
+    named = {'pos': pos}
+    for px in (96, 64, 72):
+        h0 = px // 8 + 0.1
+        w0 = px // 8 + 0.1
+        grid = pos.reshape(1, g, g, D).permute(0, 3, 1, 2)
+        out = torch.nn.functional.interpolate(grid, scale_factor=(h0 / g, w0 / g), mode='bicubic', align_corners=False)
+        named[f'out{px}'] = out.permute(0, 2, 3, 1).reshape(-1, D)
+    write('pos-embed', {'D': D, 'g': g, 'patch': 8, 'sizes': [96, 64, 72]}, named)
+
+
 if __name__ == '__main__':
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     mlp_fixture()
+    pos_embed_fixture()
     sys.exit(0)

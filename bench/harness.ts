@@ -9,6 +9,7 @@
 //     "rows": [{ "kernel", "shape", "ms_median", "ms_min", "ms_max", "gflops" | "gbps",
 //                "peers": { "tfjs-webgpu": { "ms_median", "gflops" | "gbps" } },
 //                "ratio_vs_tfjs-webgpu": peer ms / our ms  (> 1: we are faster) , ...extra }] }
+import { readFileSync, readdirSync } from 'node:fs';
 import type { Runtime } from '../src/kernels/runtime.js';
 import type { AdapterSummary } from '../src/kernels/adapter-info.js';
 
@@ -22,6 +23,7 @@ export interface PeerResult {
   ms_median: number;
   gflops?: number;
   gbps?: number;
+  [extra: string]: unknown;
 }
 
 export interface BenchRow extends Timing {
@@ -122,5 +124,24 @@ export function printTable(rows: BenchRow[]): string {
 export function addRatios(rows: BenchRow[]): void {
   for (const r of rows) {
     for (const [name, p] of Object.entries(r.peers)) r[`ratio_vs_${name}`] = p.ms_median / r.ms_median;
+  }
+}
+
+/**
+ * CPU time (ms) used so far by this process's threads other than the main one. On a software
+ * adapter those are the driver's workers, so the difference across a timed loop is a kernel's
+ * CPU cost, which other processes competing for the cores inflate far less than wall time
+ * (and which leaves out Dawn's busy-polling of the main thread). Linux only; null elsewhere.
+ */
+export function workerCpuMs(): number | null {
+  try {
+    let ns = 0;
+    for (const t of readdirSync('/proc/self/task')) {
+      if (Number(t) === process.pid) continue;
+      ns += Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    }
+    return ns / 1e6;
+  } catch {
+    return null;
   }
 }

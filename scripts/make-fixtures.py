@@ -49,6 +49,45 @@ def write(name, meta, named):
     print(f'wrote {os.path.relpath(path)} ({os.path.getsize(path)} bytes)')
 
 
+def write_safetensors(name, meta, named):
+    """Large fixtures as safetensors (float32, little endian), meta in __metadata__ as JSON."""
+    import struct
+    header = {'__metadata__': {'format': 'medivlad-fixture', 'version': str(VERSION), 'torch': torch.__version__,
+                               'rebuild': '/usr/bin/python3 scripts/make-fixtures.py', 'meta': json.dumps(meta)}}
+    blobs = []
+    off = 0
+    for n in sorted(named):
+        t = named[n].detach().to(torch.float32).contiguous()
+        b = t.numpy().astype('<f4').tobytes()
+        header[n] = {'dtype': 'F32', 'shape': list(t.shape), 'data_offsets': [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(',', ':')).encode('utf-8')
+    h += b' ' * ((8 - len(h) % 8) % 8)
+    path = os.path.join(OUT, name + '.safetensors')
+    tmp = path + '.tmp'
+    with open(tmp, 'wb') as f:
+        f.write(struct.pack('<Q', len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+    print(f'wrote {os.path.relpath(path)} ({os.path.getsize(path)} bytes)')
+
+
+def formula_fill(module, scale):
+    """Deterministic weights both sides can compute (no RNG to share): parameter k (in
+    named_parameters order), element i: scale * sin(0.37 i + 1.3 k + 0.5), computed in float64
+    and rounded to float32; LayerNorm weights 1 + that. Mirrors test/helpers/formula-init.ts."""
+    with torch.no_grad():
+        for k, (n, p) in enumerate(module.named_parameters()):
+            i = torch.arange(p.numel(), dtype=torch.float64)
+            v = scale * torch.sin(0.37 * i + 1.3 * k + 0.5)
+            if n.endswith('norm1.weight') or n.endswith('norm2.weight') or n == 'norm.weight':
+                v = 1 + v
+            p.copy_(v.reshape(p.shape).float())
+
+
 def clip_per_tensor(params, c):
     """DINO's clip_gradients: each tensor's grad *= min(1, c / (||g|| + 1e-6))."""
     for p in params:
@@ -132,10 +171,160 @@ def pos_embed_fixture():
         named[f'out{px}'] = out.permute(0, 2, 3, 1).reshape(-1, D)
     write('pos-embed', {'D': D, 'g': g, 'patch': 8, 'sizes': [96, 64, 72]}, named)
 
+# ----------------------------------------------------------------------------- ViT (DINO)
+# A re-statement of DINO's vision_transformer.py (SPEC §9) with the same parameter names.
+
+class Attn(torch.nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.scale = (dim // heads) ** -0.5
+        self.qkv = torch.nn.Linear(dim, dim * 3, bias=True)
+        self.proj = torch.nn.Linear(dim, dim)
+
+    def forward(self, x):
+        B, N, C = x.shape
+        qkv = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
+        x = (attn @ v).transpose(1, 2).reshape(B, N, C)
+        return self.proj(x), attn
+
+
+class Mlp(torch.nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(dim, hidden)
+        self.act = torch.nn.GELU()
+        self.fc2 = torch.nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Block(torch.nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.norm1 = torch.nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attn(dim, heads)
+        self.norm2 = torch.nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, 4 * dim)
+
+    def forward(self, x):
+        y, attn = self.attn(self.norm1(x))
+        x = x + y
+        x = x + self.mlp(self.norm2(x))
+        return x, attn
+
+
+class PatchEmbed(torch.nn.Module):
+    def __init__(self, patch, dim):
+        super().__init__()
+        self.proj = torch.nn.Conv2d(3, dim, kernel_size=patch, stride=patch)
+
+    def forward(self, x):
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class ViT(torch.nn.Module):
+    def __init__(self, img, patch, dim, depth, heads):
+        super().__init__()
+        self.patch = patch
+        n = (img // patch) ** 2
+        self.patch_embed = PatchEmbed(patch, dim)
+        self.cls_token = torch.nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = torch.nn.Parameter(torch.zeros(1, n + 1, dim))
+        self.blocks = torch.nn.ModuleList([Block(dim, heads) for _ in range(depth)])
+        self.norm = torch.nn.LayerNorm(dim, eps=1e-6)
+
+    def interpolate_pos_encoding(self, x, w, h):
+        npatch = x.shape[1] - 1
+        N = self.pos_embed.shape[1] - 1
+        if npatch == N and w == h:
+            return self.pos_embed
+        class_pos_embed = self.pos_embed[:, 0]
+        patch_pos_embed = self.pos_embed[:, 1:]
+        dim = x.shape[-1]
+        w0 = w // self.patch + 0.1
+        h0 = h // self.patch + 0.1
+        g = int(math.sqrt(N))
+        patch_pos_embed = torch.nn.functional.interpolate(
+            patch_pos_embed.reshape(1, g, g, dim).permute(0, 3, 1, 2),
+            scale_factor=(w0 / g, h0 / g), mode='bicubic', align_corners=False)
+        patch_pos_embed = patch_pos_embed.permute(0, 2, 3, 1).view(1, -1, dim)
+        return torch.cat((class_pos_embed.unsqueeze(0), patch_pos_embed), dim=1)
+
+    def forward(self, x):
+        B, nc, w, h = x.shape
+        t = self.patch_embed(x)
+        t = torch.cat((self.cls_token.expand(B, -1, -1), t), dim=1)
+        t = t + self.interpolate_pos_encoding(t, w, h)
+        attn = None
+        for b in self.blocks:
+            t, attn = b(t)
+        return self.norm(t)[:, 0], attn
+
+
+def randomize(module, gen, scale=0.2):
+    with torch.no_grad():
+        for n, p in module.named_parameters():
+            if n.endswith('norm1.weight') or n.endswith('norm2.weight') or n == 'norm.weight':
+                p.copy_(1 + 0.2 * uniform(gen, *p.shape))
+            else:
+                p.copy_(scale * uniform(gen, *p.shape))
+
+
+def vit_tiny_fixture():
+    """Tiny ViT (32 px, patch 8, width 32, 2 blocks, 2 heads of 16): CLS, last attention,
+    every gradient of loss = sum(w * cls), at the native size and at 24 px (interpolated)."""
+    gen = torch.Generator().manual_seed(31)
+    img, patch, dim, depth, heads, B = 32, 8, 32, 2, 2, 3
+    model = ViT(img, patch, dim, depth, heads)
+    formula_fill(model, 0.2)
+    named = {}
+    for size in (32, 24):
+        x = uniform(gen, B, 3, size, size)
+        w = uniform(gen, B, dim)
+        model.zero_grad()
+        cls, attn = model(x)
+        (cls * w).sum().backward()
+        named[f'x{size}'] = x
+        named[f'w{size}'] = w
+        named[f'cls{size}'] = cls
+        named[f'attn{size}'] = attn
+        for n, p in model.named_parameters():
+            named[f'grad{size}.' + n] = p.grad.detach().clone()
+    write_safetensors('vit-tiny', {'img': img, 'patch': patch, 'dim': dim, 'depth': depth, 'heads': heads, 'B': B,
+                       'sizes': [32, 24], 'loss': 'sum(w * cls)'}, named)
+
+
+def vit_block_fixture():
+    """One ViT-S/8 block (D 384, 6 heads of 64) on N = 65 tokens: output and all gradients."""
+    gen = torch.Generator().manual_seed(5)
+    B, N, D, H = 2, 65, 384, 6
+    blk = Block(D, H)
+    formula_fill(blk, 0.05)
+    x = uniform(gen, B, N, D).requires_grad_(True)
+    w = uniform(gen, B, N, D)
+    y, attn = blk(x)
+    (y * w).sum().backward()
+    named = {'x': x.detach(), 'w': w, 'y': y, 'attn': attn, 'grad.x': x.grad}
+    # Weight-matrix gradients are large (1.8 M values): keep every 7th row, plus full norms.
+    for n, p in blk.named_parameters():
+        g = p.grad.detach()
+        if g.ndim == 2:
+            named['grad.' + n + '.rows7'] = g[::7]
+        else:
+            named['grad.' + n] = g.clone()
+        named['gradnorm.' + n] = g.norm().reshape(1)
+    write_safetensors('vit-s8-block', {'B': B, 'N': N, 'D': D, 'heads': H, 'loss': 'sum(w * y)', 'row_stride': 7}, named)
+
 
 if __name__ == '__main__':
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     mlp_fixture()
     pos_embed_fixture()
+    vit_tiny_fixture()
+    vit_block_fixture()
     sys.exit(0)

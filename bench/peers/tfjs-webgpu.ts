@@ -31,3 +31,33 @@ async function load(): Promise<Tf | null> {
     return null;
   }
 }
+
+/**
+ * Wait until tfjs-webgpu's GPU work is done: submit its pending command encoder and wait on its
+ * queue (tfjs records lazily, so a bare call returns before the GPU has run). Falls back to
+ * reading one element of `t` where the backend internals are not reachable; that also covers
+ * GPU completion, plus a tiny download.
+ */
+export async function tfjsGpuDone(tf: Tf, t?: { dispose(): void; shape: number[] }): Promise<void> {
+  const backend = tf.backend() as unknown as {
+    submitQueue?: () => void;
+    endComputePassEncoder?: () => void;
+    commandEncoder?: GPUCommandEncoder | null;
+    queue?: GPUQueue;
+  };
+  if (typeof backend.submitQueue === 'function' && typeof backend.endComputePassEncoder === 'function' && backend.queue) {
+    if (backend.commandEncoder) {
+      backend.endComputePassEncoder();
+      backend.submitQueue();
+    }
+    await backend.queue.onSubmittedWorkDone();
+    return;
+  }
+  if (t) {
+    const flat = tf.reshape(t as never, [-1]);
+    const one = tf.slice(flat, [0], [1]);
+    await one.data();
+    one.dispose();
+    flat.dispose();
+  }
+}

@@ -82,3 +82,13 @@ export class Module {
     return this.namedParameters().reduce((a, [, p]) => a + (!trainableOnly || p.trainable ? p.size : 0), 0);
   }
 }
+
+/** Children named 0, 1, 2, ... (PyTorch's nn.ModuleList: `blocks.0.attn...`). */
+export class ModuleList<M extends Module> extends Module {
+  readonly items: M[];
+  constructor(items: M[]) {
+    super();
+    this.items = items;
+    items.forEach((m, i) => this.child(String(i), m));
+  }
+}

@@ -73,6 +73,11 @@ export function binaryRef(op: string, u: number, v: number, alpha = 1, beta = 1)
     case 'eq': return u === v ? 1 : 0;
     case 'ne': return u !== v ? 1 : 0;
     case 'axpby': return alpha * u + beta * v;
+    // backward maps: u is the saved value, v the upstream gradient
+    case 'geluBwd': return (0.5 * erfc(-u / Math.SQRT2) + (u * Math.exp(-0.5 * u * u)) / Math.sqrt(2 * Math.PI)) * v;
+    case 'tanhBwd': return (1 - u * u) * v;
+    case 'sigmoidBwd': return u * (1 - u) * v;
+    case 'reluBwd': return u > 0 ? v : 0;
     default: throw new Error(`binaryRef: unknown op ${op}`);
   }
 }

@@ -1,0 +1,279 @@
+// Attention benchmark: the fused kernels of shaders/attention.wgsl against the unfused
+// composition of our own kernels (matmul + softmax + softmax backward, src/kernels/matmul.ts and
+// softmax.ts, the N×N scores stored) and against tfjs-webgpu's composition (tf.matMul +
+// tf.softmax, the backward written out in tf ops), on the same adapter, in the same run.
+//
+// Cases: ViT-S/8 heads, Dh = 64, H = 6, N = 65 (64 px), 145 (96 px crops), 785 (224 px), for
+//   B·H = 6 (one image) and 48 (8 images). Forward, and forward + backward (dQ, dK, dV).
+//   Every version runs at N = 785, B·H = 6 (the rows of the shader's table); elsewhere the
+//   planned one. One more row, "memory", runs the planned fused forward + backward once at
+//   B·H = 384 (64 images at 224 px) to record its peak and largest buffer.
+// GFLOPS use the nominal count of the unfused algorithm: forward 4·B·H·N²·Dh (two matmuls),
+//   forward + backward 14·B·H·N²·Dh (seven). The fused backward recomputes S (twice) and dP
+//   (twice): it executes 18·B·H·N²·Dh, which the GFLOPS figure does not credit.
+// cpu_ms: CPU time of the driver's worker threads per launch (bench/harness.ts workerCpuMs):
+//   on lavapipe, shared with other processes, it is the steadier measure of a kernel's cost.
+// peak_bytes: rt.counters.peakBytesLive over one launch (after rt.pool.resetPeak()), inputs
+//   included; extra_bytes: the part above what was live before the launch.
+import type { Runtime } from '../src/kernels/runtime.js';
+import { Tensor } from '../src/autograd/tensor.js';
+import {
+  attentionForward, attentionBackward, planAttention, FORWARD_VERSIONS, BACKWARD_VERSIONS, type AttentionOpts,
+} from '../src/kernels/attention.js';
+import { matmul } from '../src/kernels/matmul.js';
+import { softmaxForward, softmaxBackward } from '../src/kernels/softmax.js';
+import { timeRuntime, timeAsync, gflops, addRatios, progress, workerCpuMs, type BenchRow, type PeerResult, type Timing } from './harness.js';
+import { loadTfjsWebgpu, tfjsGpuDone, type Tf } from './peers/tfjs-webgpu.js';
+
+const H = 6;
+const DH = 64;
+const CASES: { n: number; bh: number }[] = [
+  { n: 65, bh: 6 }, { n: 145, bh: 6 }, { n: 785, bh: 6 },
+  { n: 65, bh: 48 }, { n: 145, bh: 48 }, { n: 785, bh: 48 },
+];
+const MEMORY_CASE = { n: 785, bh: 384 };
+
+function seeded(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = (s >>> 8) / 8388608 - 1; // [-1, 1)
+  }
+  return a;
+}
+
+type Measured = Timing & { inner: number; cpu_ms: number | null; first_ms: number };
+
+/** Launches per sample so that a sample lasts ~20 ms. */
+const innerFor = (ms: number) => Math.max(1, Math.min(32, Math.ceil(20 / Math.max(ms, 1e-3))));
+
+async function cpuAround<T>(launches: number, fn: () => Promise<T>): Promise<{ r: T; cpu_ms: number | null }> {
+  const c0 = workerCpuMs();
+  const r = await fn();
+  const c1 = workerCpuMs();
+  return { r, cpu_ms: c0 === null || c1 === null ? null : (c1 - c0) / launches };
+}
+
+async function timeOurs(rt: Runtime, launch: () => void, repeat: number): Promise<Measured> {
+  await rt.sync();
+  const t0 = performance.now();
+  launch(); // compiles (lavapipe compiles a pipeline on its first dispatch)
+  await rt.sync();
+  const first_ms = performance.now() - t0;
+  const once = await timeRuntime(rt, launch, { warmup: 0, repeat: 1 });
+  const inner = innerFor(once.ms_median);
+  const { r, cpu_ms } = await cpuAround((repeat + 1) * inner, () => timeRuntime(rt, launch, { warmup: 1, repeat, inner }));
+  return { ...r, inner, cpu_ms, first_ms };
+}
+
+/** Peak and extra live bytes over one launch. */
+async function memoryOf(rt: Runtime, launch: () => void): Promise<{ peak_bytes: number; extra_bytes: number }> {
+  await rt.sync();
+  const before = rt.counters.bytesLive;
+  rt.pool.resetPeak();
+  launch();
+  await rt.sync();
+  const peak = rt.counters.peakBytesLive;
+  return { peak_bytes: peak, extra_bytes: peak - before };
+}
+
+type TfT = ReturnType<Tf['tensor']>;
+
+async function timeTfjs(tf: Tf, launch: () => TfT[], repeat: number): Promise<Measured> {
+  const sample = (inner: number, reps: number, warmup: number) =>
+    timeAsync(
+      async () => {
+        const outs: TfT[] = [];
+        for (let i = 0; i < inner; i++) outs.push(...launch());
+        await tfjsGpuDone(tf, outs[outs.length - 1]);
+        for (const o of outs) o.dispose();
+      },
+      { warmup, repeat: reps },
+    );
+  const t0 = performance.now();
+  await sample(1, 1, 0);
+  const first_ms = performance.now() - t0;
+  const inner = innerFor((await sample(1, 1, 0)).ms_median);
+  const { r, cpu_ms } = await cpuAround((repeat + 1) * inner, () => sample(inner, repeat, 1));
+  return { ms_median: r.ms_median / inner, ms_min: r.ms_min / inner, ms_max: r.ms_max / inner, inner, cpu_ms, first_ms };
+}
+
+interface Inputs {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  g: Tensor; // dO
+  data: Float32Array[];
+}
+
+function makeInputs(rt: Runtime, bh: number, n: number): Inputs {
+  const shape = [bh / H, H, n, DH];
+  const data = [1, 2, 3, 4].map((s) => seeded(bh * n * DH, 1000 * n + 10 * bh + s));
+  const [q, k, v, g] = data.map((d) => Tensor.fromArray(d, shape, rt));
+  return { q, k, v, g, data };
+}
+
+// ---------------------------------------------------------------- the three contestants
+
+function fusedFwd(x: Inputs, opts: AttentionOpts): () => void {
+  return () => {
+    const { o, lse } = attentionForward(x.q, x.k, x.v, opts);
+    o.dispose();
+    lse.dispose();
+  };
+}
+
+function fusedFwdBwd(x: Inputs, opts: AttentionOpts): () => void {
+  return () => {
+    const { o, lse } = attentionForward(x.q, x.k, x.v, opts);
+    const gr = attentionBackward(x.q, x.k, x.v, o, lse, x.g, opts);
+    for (const t of [o, lse, gr.dq, gr.dk, gr.dv]) t?.dispose();
+  };
+}
+
+/** S = s Q K^T, P = softmax(S), O = P V, with (B·H, N, Dh) views of the operands. */
+function unfused(x: Inputs, bh: number, n: number, backward: boolean): () => void {
+  const s = 1 / Math.sqrt(DH);
+  const [q, k, v, g] = [x.q, x.k, x.v, x.g].map((t) => t.view([bh, n, DH]));
+  return () => {
+    const S = matmul(q, k, { transB: true, alpha: s });
+    const P = softmaxForward(S);
+    S.dispose();
+    const o = matmul(P, v);
+    if (backward) {
+      const dP = matmul(g, v, { transB: true });
+      const dv = matmul(P, g, { transA: true });
+      const dS = softmaxBackward(P, dP);
+      dP.dispose();
+      const dq = matmul(dS, k, { alpha: s });
+      const dk = matmul(dS, q, { transA: true, alpha: s });
+      for (const t of [dS, dq, dk, dv]) t.dispose();
+    }
+    P.dispose();
+    o.dispose();
+  };
+}
+
+/**
+ * tfjs-webgpu: the same composition with tf ops. The backward is written out (tfjs-core's Node
+ * build registers no gradient functions, so tf.grads is unavailable): the five matmuls and the
+ * softmax backward dS = P ⊙ (dP - rowsum(P ⊙ dP)), as its autodiff would run them.
+ */
+function tfjsCase(tf: Tf, x: Inputs, bh: number, n: number, backward: boolean): { run: () => TfT[]; dispose: () => void } {
+  const [q, k, v, g] = x.data.map((d) => tf.tensor3d(d, [bh, n, DH]));
+  const s = 1 / Math.sqrt(DH);
+  const run = (): TfT[] =>
+    tf.tidy(() => {
+      const P = tf.softmax(tf.mul(tf.matMul(q, k, false, true), s));
+      const o = tf.matMul(P, v);
+      if (!backward) return [o];
+      const dP = tf.matMul(g, v, false, true);
+      const dv = tf.matMul(P, g, true, false);
+      const dS = tf.mul(P, tf.sub(dP, tf.sum(tf.mul(P, dP), -1, true)));
+      const dq = tf.mul(tf.matMul(dS, k), s);
+      const dk = tf.mul(tf.matMul(dS, q, true, false), s);
+      return [o, dq, dk, dv];
+    }) as TfT[];
+  return { run, dispose: () => [q, k, v, g].forEach((t) => t.dispose()) };
+}
+
+// ---------------------------------------------------------------- rows
+
+export async function benchAttention(rt: Runtime, opts: { repeat?: number; filter?: RegExp } = {}): Promise<BenchRow[]> {
+  const repeat = opts.repeat ?? 5;
+  const rows: BenchRow[] = [];
+  const tf = await loadTfjsWebgpu();
+  const want = (kernel: string, shape: string) => !opts.filter || opts.filter.test(`${kernel} ${shape}`);
+
+  for (const c of CASES) {
+    const shape = `B·H ${c.bh} N ${c.n} Dh ${DH}`;
+    const x = makeInputs(rt, c.bh, c.n);
+    const plan = planAttention(rt, c.n, DH, [x.q, x.k, x.v, x.g]);
+    const allVersions = c.n === 785 && c.bh === 6;
+    for (const backward of [false, true]) {
+      const pass = backward ? 'fwd+bwd' : 'fwd';
+      const flop = (backward ? 14 : 4) * c.bh * c.n * c.n * DH;
+      const variants: { kernel: string; opts: AttentionOpts; picked: boolean }[] = [];
+      if (!backward) {
+        for (const fwd of allVersions ? FORWARD_VERSIONS : [plan.fwd]) {
+          variants.push({ kernel: `attention ${pass} v${fwd}`, opts: { fwd }, picked: fwd === plan.fwd });
+        }
+      } else {
+        for (const b of allVersions ? BACKWARD_VERSIONS : [plan.dkdv]) {
+          // Each backward version after the planned forward.
+          variants.push({ kernel: `attention ${pass} v${plan.fwd}+bwd v${b}`, opts: { dkdv: b, dq: b }, picked: b === plan.dkdv });
+        }
+      }
+      const todo = variants.filter((v) => want(v.kernel, shape));
+      const unfusedKernel = `unfused ${pass} (matmul + softmax)`;
+      if (todo.length === 0 && !want(unfusedKernel, shape)) continue;
+
+      // Peers first: the unfused composition (ours) and tfjs-webgpu.
+      progress(`attention ${shape}: ${unfusedKernel}`);
+      const un = unfused(x, c.bh, c.n, backward);
+      const tu = await timeOurs(rt, un, repeat);
+      const mu = await memoryOf(rt, un);
+      const unfusedRow: BenchRow = {
+        kernel: unfusedKernel, shape, ms_median: tu.ms_median, ms_min: tu.ms_min, ms_max: tu.ms_max,
+        gflops: gflops(flop, tu.ms_median), peers: {}, pass, n: c.n, bh: c.bh, dh: DH,
+        cpu_ms: tu.cpu_ms, first_ms: tu.first_ms, inner: tu.inner, ...mu,
+      };
+      let peer: PeerResult | null = null;
+      if (tf) {
+        progress(`attention ${shape}: tfjs-webgpu ${pass}`);
+        const p = tfjsCase(tf, x, c.bh, c.n, backward);
+        try {
+          const tm = await timeTfjs(tf, p.run, repeat);
+          peer = { ms_median: tm.ms_median, gflops: gflops(flop, tm.ms_median), cpu_ms: tm.cpu_ms };
+        } catch (e) {
+          progress(`tfjs-webgpu ${pass} ${shape} failed: ${(e as Error).message}`);
+        }
+        p.dispose();
+      }
+      if (peer) unfusedRow.peers['tfjs-webgpu'] = peer;
+      if (want(unfusedKernel, shape)) rows.push(unfusedRow);
+
+      for (const v of todo) {
+        progress(`attention ${shape}: ${v.kernel}`);
+        const launch = backward ? fusedFwdBwd(x, v.opts) : fusedFwd(x, v.opts);
+        const slow = !v.picked; // the naive versions take seconds per launch here
+        const tm = await timeOurs(rt, launch, slow ? Math.min(repeat, 3) : repeat);
+        const mem = await memoryOf(rt, launch);
+        rows.push({
+          kernel: v.kernel, shape, ms_median: tm.ms_median, ms_min: tm.ms_min, ms_max: tm.ms_max,
+          gflops: gflops(flop, tm.ms_median), peers: peer ? { 'tfjs-webgpu': peer } : {},
+          pass, n: c.n, bh: c.bh, dh: DH, picked: v.picked, cpu_ms: tm.cpu_ms, first_ms: tm.first_ms, inner: tm.inner, ...mem,
+          ratio_vs_unfused: tu.ms_median / tm.ms_median,
+          cpu_ratio_vs_unfused: tm.cpu_ms && tu.cpu_ms ? tu.cpu_ms / tm.cpu_ms : null,
+        });
+      }
+    }
+    for (const t of [x.q, x.k, x.v, x.g]) t.dispose();
+  }
+
+  // ViT-S/8 training memory: 64 images at 224 px, fused forward + backward once.
+  const mshape = `B·H ${MEMORY_CASE.bh} N ${MEMORY_CASE.n} Dh ${DH}`;
+  if (want('memory', mshape)) {
+    progress(`attention ${mshape}: memory (one fused forward + backward)`);
+    const x = makeInputs(rt, MEMORY_CASE.bh, MEMORY_CASE.n);
+    const launch = fusedFwdBwd(x, {});
+    const t0 = performance.now();
+    const mem = await memoryOf(rt, launch);
+    const ms = performance.now() - t0;
+    const bytesPerTensor = MEMORY_CASE.bh * MEMORY_CASE.n * DH * 4;
+    rows.push({
+      kernel: 'memory: fused fwd+bwd', shape: mshape, ms_median: ms, ms_min: ms, ms_max: ms,
+      gflops: gflops(14 * MEMORY_CASE.bh * MEMORY_CASE.n * MEMORY_CASE.n * DH, ms), peers: {},
+      pass: 'fwd+bwd', n: MEMORY_CASE.n, bh: MEMORY_CASE.bh, dh: DH, ...mem,
+      // q, k, v, dO in; O, dQ, dK, dV out: 8 tensors of B·H·N·Dh floats, each its own buffer.
+      io_bytes: 8 * bytesPerTensor,
+      largest_tensor_bytes: bytesPerTensor,
+      max_binding_bytes: rt.limits.maxStorageBufferBindingSize,
+      unfused_scores_bytes: MEMORY_CASE.bh * MEMORY_CASE.n * MEMORY_CASE.n * 4,
+    });
+    for (const t of [x.q, x.k, x.v, x.g]) t.dispose();
+  }
+  addRatios(rows);
+  return rows;
+}

@@ -1,0 +1,768 @@
+// attention: fused multi-head attention, forward and backward (flash-style, non-causal).
+//
+// Math, per (batch b, head h), with s the scale (Dh^-0.5 in ViT):
+//   S = s Q K^T,  P = softmax_rows(S),  O = P V,  L_i = log Σ_j exp(S_ij)  (row logsumexp)
+//   Forward keeps, per query row, a running max m and sum l (online softmax): a block of
+//   keys with scores S_ij rescales the accumulator by exp(m_old - m_new) once, so the N×N
+//   matrix is never stored; only O and L (N floats) are written.
+//   Backward, recomputing P_ij = exp(S_ij - L_i) from the saved L:
+//     D_i  = Σ_c dO_ic O_ic                      (= Σ_j P_ij dP_ij)
+//     dP   = dO V^T,  dS_ij = P_ij (dP_ij - D_i)
+//     dV   = P^T dO,  dK = s dS^T Q,  dQ = s dS K
+//   dK/dV come from one pass over the queries per key (each invocation owns a key row),
+//   dQ from one pass over the keys per query: no atomics, no N×N buffer, deterministic.
+// Shapes: Q, K, V, O, dO, dQ, dK, dV are (B, H, N, Dh) *views*: element (b, h, i, c) sits at
+//   off + b·sb + h·sh + i·sn + c, with (off, sb, sh, sn) a vec4 uniform per operand. So the
+//   same kernels read the packed ViT qkv (B, N, 3·H·Dh) (sn = 3·H·Dh, sh = Dh, offsets 0,
+//   H·Dh, 2·H·Dh) and write O and dQKV in token-major layout: no permute copies.
+//   L, D: (B, H, N) dense. The dispatch grid is (⌈N / WG⌉, B·H): wid.y = b·H + h.
+// Threads (lavapipe runs 8 invocations per SIMD vector, a workgroup on one CPU thread):
+//   forward and dQ: one invocation per query row i; its q row, accumulator (and dO row) live
+//   in private arrays; K and V rows are read at addresses uniform across the workgroup, so
+//   they are scalar loads broadcast to the lanes. dK/dV: one invocation per key row j; Q, dO,
+//   L, D are the uniform reads. Tail rows are clamped to N - 1 and masked, never skipped
+//   (0 · NaN from a poisoned row past the end would still be NaN).
+// Traffic and work per (b, h): forward reads Q, O-writes once (N·Dh each) and reads K, V
+//   ⌈N / WG⌉ times (from cache); 4·N²·Dh FLOPs, ~N² exps. Backward: 14·N²·Dh FLOPs (S and
+//   dP are recomputed in both passes), 2·N² exps. FLOP/byte ≈ N/2: compute bound.
+//
+// | version                  | idea                                                | measured | adapter | commit |
+// |--------------------------|-----------------------------------------------------|----------|---------|--------|
+// | attention_forward_v1     | query per invocation, key by key online softmax     | -        | -       | -      |
+// | attention_forward_v2     | v1 + blocks of KB keys in registers, 1 rescale each | -        | -       | -      |
+// | attention_forward_v3     | v2 + K/V tiles of TK keys in workgroup memory       | -        | -       | -      |
+// | attention_bwd_dkdv_v1    | key per invocation, query by query                  | -        | -       | -      |
+// | attention_bwd_dkdv_v2    | v1 + blocks of KB queries in registers              | -        | -       | -      |
+// | attention_bwd_dq_v1      | query per invocation, key by key                    | -        | -       | -      |
+// | attention_bwd_dq_v2      | v1 + blocks of KB keys in registers                 | -        | -       | -      |
+// Also: attention_bwd_dot (D), attention_probs (P for attention maps, small N only).
+
+enable subgroups;
+
+override DH: u32 = 64u;  // head dim Dh (1..DMAX): a constant to the compiler, so c-loops unroll
+override WG: u32 = 64u;  // invocations per workgroup (query or key rows per workgroup)
+override KB: u32 = 8u;   // v2, v3: rows per register block (1..KBMAX)
+override TK: u32 = 32u;  // v3: keys per workgroup-memory tile (a multiple of KB)
+const DMAX: u32 = 64u;   // private arrays need a constant size; Dh up to 64
+const KBMAX: u32 = 16u;
+const BIG: f32 = 0x1.fffffep+127f; // largest finite f32 (WGSL has no inf literal)
+
+struct Params {
+  n: u32,        // tokens N
+  heads: u32,    // H: splits wid.y into (b, h)
+  scale: f32,    // s
+  lse_off: u32,  // element offset of L inside its binding
+  dd_off: u32,   // element offset of D inside its binding
+  d4: u32,       // Dh / 4 as a uniform: loops bounded by it stay rolled (see the subgroup notes)
+  kv_split: u32, // 1: dV goes to its own binding gvs (separate tensors), 0: into gkv
+  _pad2: u32,
+  // (element offset, batch stride, head stride, token stride) of each (B, H, N, Dh) view
+  q: vec4<u32>,
+  k: vec4<u32>,
+  v: vec4<u32>,
+  o: vec4<u32>,
+  go: vec4<u32>,  // dO
+  gq: vec4<u32>,  // dQ
+  gk: vec4<u32>,  // dK (in gkv)
+  gv: vec4<u32>,  // dV (in gkv)
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> k: array<f32>;
+@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(4) var<storage, read_write> o: array<f32>;    // written by forward, read for D
+@group(0) @binding(5) var<storage, read_write> lse: array<f32>;  // L (B, H, N)
+@group(0) @binding(6) var<storage, read> go: array<f32>;         // dO
+@group(0) @binding(7) var<storage, read_write> dd: array<f32>;   // D (B, H, N)
+@group(0) @binding(8) var<storage, read_write> gq: array<f32>;   // dQ
+// dK, and dV unless p.kv_split: in the packed layout dK and dV interleave inside each token
+// row, and WebGPU forbids two writable bindings of overlapping ranges of one buffer. With
+// kv_split (dK and dV in separate tensors) dV goes to gvs; otherwise gvs is a dummy.
+@group(0) @binding(9) var<storage, read_write> gkv: array<f32>;
+@group(0) @binding(10) var<storage, read_write> gvs: array<f32>;
+@group(0) @binding(11) var<storage, read_write> probs: array<f32>; // P (B, H, N, N)
+
+fn store_dkdv(ok: u32, ov: u32, c: u32, dk: f32, dv: f32) {
+  gkv[ok + c] = dk;
+  if (p.kv_split != 0u) { gvs[ov + c] = dv; } else { gkv[ov + c] = dv; }
+}
+
+// Element index of row i of head bh = b·H + h in a view t.
+fn row(t: vec4<u32>, bh: u32, i: u32) -> u32 {
+  let b = bh / p.heads;
+  return t.x + b * t.y + (bh - b * p.heads) * t.z + i * t.w;
+}
+
+// ------------------------------------------------------------------------------ forward
+
+@compute @workgroup_size(WG)
+fn attention_forward_v1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = wid.x * WG + lid;
+  let bh = wid.y;
+  if (i >= p.n) { return; }
+  var qs: array<f32, DMAX>;   // s · q_i
+  var acc: array<f32, DMAX>;  // Σ_j exp(S_ij - m) v_j
+  let qb = row(p.q, bh, i);
+  for (var c = 0u; c < DH; c++) {
+    qs[c] = q[qb + c] * p.scale;
+    acc[c] = 0.0;
+  }
+  let kb = row(p.k, bh, 0u);
+  let vb = row(p.v, bh, 0u);
+  var m = -BIG;
+  var l = 0.0;
+  for (var j = 0u; j < p.n; j++) {
+    let kj = kb + j * p.k.w;
+    var s = 0.0;
+    for (var c = 0u; c < DH; c++) { s = fma(qs[c], k[kj + c], s); }
+    let mn = max(m, s);
+    let corr = exp(m - mn); // 0 on the first key (m = -BIG)
+    let pj = exp(s - mn);
+    l = l * corr + pj;
+    let vj = vb + j * p.v.w;
+    for (var c = 0u; c < DH; c++) { acc[c] = fma(pj, v[vj + c], acc[c] * corr); }
+    m = mn;
+  }
+  let ob = row(p.o, bh, i);
+  let r = 1.0 / l;
+  for (var c = 0u; c < DH; c++) { o[ob + c] = acc[c] * r; }
+  lse[p.lse_off + bh * p.n + i] = m + log(l);
+}
+
+@compute @workgroup_size(WG)
+fn attention_forward_v2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = wid.x * WG + lid;
+  let bh = wid.y;
+  if (i >= p.n) { return; }
+  var qs: array<f32, DMAX>;
+  var acc: array<f32, DMAX>;
+  let qb = row(p.q, bh, i);
+  for (var c = 0u; c < DH; c++) {
+    qs[c] = q[qb + c] * p.scale;
+    acc[c] = 0.0;
+  }
+  let kb = row(p.k, bh, 0u);
+  let vb = row(p.v, bh, 0u);
+  let last = p.n - 1u;
+  var m = -BIG;
+  var l = 0.0;
+  var s: array<f32, KBMAX>;
+  for (var j0 = 0u; j0 < p.n; j0 += KB) {
+    // Scores of KB keys: each q_c (a private load) feeds KB fmas with broadcast k values.
+    for (var t = 0u; t < KB; t++) { s[t] = 0.0; }
+    for (var c = 0u; c < DH; c++) {
+      let qc = qs[c];
+      for (var t = 0u; t < KB; t++) { s[t] = fma(qc, k[kb + min(j0 + t, last) * p.k.w + c], s[t]); }
+    }
+    var mb = m;
+    for (var t = 0u; t < KB; t++) { if (j0 + t < p.n) { mb = max(mb, s[t]); } }
+    let corr = exp(m - mb);
+    var ps = 0.0;
+    for (var t = 0u; t < KB; t++) {
+      s[t] = select(0.0, exp(s[t] - mb), j0 + t < p.n); // s becomes the block's P (unnormalised)
+      ps += s[t];
+    }
+    l = l * corr + ps;
+    m = mb;
+    for (var c = 0u; c < DH; c++) {
+      var a = acc[c] * corr;
+      for (var t = 0u; t < KB; t++) { a = fma(s[t], v[vb + min(j0 + t, last) * p.v.w + c], a); }
+      acc[c] = a;
+    }
+  }
+  let ob = row(p.o, bh, i);
+  let r = 1.0 / l;
+  for (var c = 0u; c < DH; c++) { o[ob + c] = acc[c] * r; }
+  lse[p.lse_off + bh * p.n + i] = m + log(l);
+}
+
+var<workgroup> kt: array<f32, TK * DH>;  // K tile (TK, Dh)
+var<workgroup> vt: array<f32, TK * DH>;  // V tile (TK, Dh)
+
+@compute @workgroup_size(WG)
+fn attention_forward_v3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i_raw = wid.x * WG + lid;
+  let live = i_raw < p.n;
+  let i = min(i_raw, p.n - 1u); // every invocation reaches the barriers; only live ones write
+  let bh = wid.y;
+  var qs: array<f32, DMAX>;
+  var acc: array<f32, DMAX>;
+  let qb = row(p.q, bh, i);
+  for (var c = 0u; c < DH; c++) {
+    qs[c] = q[qb + c] * p.scale;
+    acc[c] = 0.0;
+  }
+  let kb = row(p.k, bh, 0u);
+  let vb = row(p.v, bh, 0u);
+  let last = p.n - 1u;
+  var m = -BIG;
+  var l = 0.0;
+  var s: array<f32, KBMAX>;
+  for (var j1 = 0u; j1 < p.n; j1 += TK) {
+    // Cooperative tile load: the workgroup's WG queries then read each K/V element from
+    // workgroup memory instead of global memory.
+    for (var e = lid; e < TK * DH; e += WG) {
+      let jr = min(j1 + e / DH, last);
+      kt[e] = k[kb + jr * p.k.w + e % DH];
+      vt[e] = v[vb + jr * p.v.w + e % DH];
+    }
+    workgroupBarrier();
+    for (var t0 = 0u; t0 < TK; t0 += KB) {
+      let j0 = j1 + t0;
+      for (var t = 0u; t < KB; t++) { s[t] = 0.0; }
+      for (var c = 0u; c < DH; c++) {
+        let qc = qs[c];
+        for (var t = 0u; t < KB; t++) { s[t] = fma(qc, kt[(t0 + t) * DH + c], s[t]); }
+      }
+      var mb = m;
+      for (var t = 0u; t < KB; t++) { if (j0 + t < p.n) { mb = max(mb, s[t]); } }
+      let corr = exp(m - mb);
+      var ps = 0.0;
+      for (var t = 0u; t < KB; t++) {
+        s[t] = select(0.0, exp(s[t] - mb), j0 + t < p.n);
+        ps += s[t];
+      }
+      l = l * corr + ps;
+      m = mb;
+      for (var c = 0u; c < DH; c++) {
+        var a = acc[c] * corr;
+        for (var t = 0u; t < KB; t++) { a = fma(s[t], vt[(t0 + t) * DH + c], a); }
+        acc[c] = a;
+      }
+    }
+    workgroupBarrier(); // the tile is overwritten next
+  }
+  if (live) {
+    let ob = row(p.o, bh, i);
+    let r = 1.0 / l;
+    for (var c = 0u; c < DH; c++) { o[ob + c] = acc[c] * r; }
+    lse[p.lse_off + bh * p.n + i] = m + log(l);
+  }
+}
+
+// ------------------------------------------------------------------------------ backward
+
+// D_i = Σ_c dO_ic O_ic, one invocation per row.
+@compute @workgroup_size(WG)
+fn attention_bwd_dot(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = wid.x * WG + lid;
+  let bh = wid.y;
+  if (i >= p.n) { return; }
+  let ob = row(p.o, bh, i);
+  let gb = row(p.go, bh, i);
+  var d = 0.0;
+  for (var c = 0u; c < DH; c++) { d = fma(go[gb + c], o[ob + c], d); }
+  dd[p.dd_off + bh * p.n + i] = d;
+}
+
+// dK_j = s Σ_i dS_ij q_i and dV_j = Σ_i P_ij dO_i, one invocation per key row j.
+@compute @workgroup_size(WG)
+fn attention_bwd_dkdv_v1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let j = wid.x * WG + lid;
+  let bh = wid.y;
+  if (j >= p.n) { return; }
+  var ks: array<f32, DMAX>;  // s · k_j
+  var vj: array<f32, DMAX>;
+  var gk: array<f32, DMAX>;  // Σ_i dS_ij q_i
+  var gv: array<f32, DMAX>;  // Σ_i P_ij dO_i
+  let kb = row(p.k, bh, j);
+  let vb = row(p.v, bh, j);
+  for (var c = 0u; c < DH; c++) {
+    ks[c] = k[kb + c] * p.scale;
+    vj[c] = v[vb + c];
+    gk[c] = 0.0;
+    gv[c] = 0.0;
+  }
+  let qb = row(p.q, bh, 0u);
+  let gb = row(p.go, bh, 0u);
+  let lb = p.lse_off + bh * p.n;
+  let db = p.dd_off + bh * p.n;
+  for (var i = 0u; i < p.n; i++) {
+    let qi = qb + i * p.q.w;
+    let gi = gb + i * p.go.w;
+    var s = 0.0;
+    var dp = 0.0;
+    for (var c = 0u; c < DH; c++) {
+      s = fma(q[qi + c], ks[c], s);
+      dp = fma(go[gi + c], vj[c], dp);
+    }
+    let pij = exp(s - lse[lb + i]);
+    let ds = pij * (dp - dd[db + i]);
+    for (var c = 0u; c < DH; c++) {
+      gv[c] = fma(pij, go[gi + c], gv[c]);
+      gk[c] = fma(ds, q[qi + c], gk[c]);
+    }
+  }
+  let ok = row(p.gk, bh, j);
+  let ov = row(p.gv, bh, j);
+  for (var c = 0u; c < DH; c++) { store_dkdv(ok, ov, c, gk[c] * p.scale, gv[c]); }
+}
+
+@compute @workgroup_size(WG)
+fn attention_bwd_dkdv_v2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let j = wid.x * WG + lid;
+  let bh = wid.y;
+  if (j >= p.n) { return; }
+  var ks: array<f32, DMAX>;
+  var vj: array<f32, DMAX>;
+  var gk: array<f32, DMAX>;
+  var gv: array<f32, DMAX>;
+  let kb = row(p.k, bh, j);
+  let vb = row(p.v, bh, j);
+  for (var c = 0u; c < DH; c++) {
+    ks[c] = k[kb + c] * p.scale;
+    vj[c] = v[vb + c];
+    gk[c] = 0.0;
+    gv[c] = 0.0;
+  }
+  let qb = row(p.q, bh, 0u);
+  let gb = row(p.go, bh, 0u);
+  let lb = p.lse_off + bh * p.n;
+  let db = p.dd_off + bh * p.n;
+  let last = p.n - 1u;
+  var pt: array<f32, KBMAX>;  // S, then P, of KB queries
+  var dt: array<f32, KBMAX>;  // dP, then dS
+  for (var i0 = 0u; i0 < p.n; i0 += KB) {
+    for (var t = 0u; t < KB; t++) {
+      pt[t] = 0.0;
+      dt[t] = 0.0;
+    }
+    for (var c = 0u; c < DH; c++) {
+      let kc = ks[c];
+      let vc = vj[c];
+      for (var t = 0u; t < KB; t++) {
+        let it = min(i0 + t, last);
+        pt[t] = fma(q[qb + it * p.q.w + c], kc, pt[t]);
+        dt[t] = fma(go[gb + it * p.go.w + c], vc, dt[t]);
+      }
+    }
+    for (var t = 0u; t < KB; t++) {
+      let it = min(i0 + t, last);
+      let pij = select(0.0, exp(pt[t] - lse[lb + it]), i0 + t < p.n);
+      pt[t] = pij;
+      dt[t] = pij * (dt[t] - dd[db + it]);
+    }
+    for (var c = 0u; c < DH; c++) {
+      var a = gv[c];
+      var b = gk[c];
+      for (var t = 0u; t < KB; t++) {
+        let it = min(i0 + t, last);
+        a = fma(pt[t], go[gb + it * p.go.w + c], a);
+        b = fma(dt[t], q[qb + it * p.q.w + c], b);
+      }
+      gv[c] = a;
+      gk[c] = b;
+    }
+  }
+  let ok = row(p.gk, bh, j);
+  let ov = row(p.gv, bh, j);
+  for (var c = 0u; c < DH; c++) { store_dkdv(ok, ov, c, gk[c] * p.scale, gv[c]); }
+}
+
+// dQ_i = s Σ_j dS_ij k_j, one invocation per query row i.
+@compute @workgroup_size(WG)
+fn attention_bwd_dq_v1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = wid.x * WG + lid;
+  let bh = wid.y;
+  if (i >= p.n) { return; }
+  var qs: array<f32, DMAX>;
+  var gi: array<f32, DMAX>;  // dO_i
+  var acc: array<f32, DMAX>;
+  let qb = row(p.q, bh, i);
+  let gb = row(p.go, bh, i);
+  for (var c = 0u; c < DH; c++) {
+    qs[c] = q[qb + c] * p.scale;
+    gi[c] = go[gb + c];
+    acc[c] = 0.0;
+  }
+  let li = lse[p.lse_off + bh * p.n + i];
+  let di = dd[p.dd_off + bh * p.n + i];
+  let kb = row(p.k, bh, 0u);
+  let vb = row(p.v, bh, 0u);
+  for (var j = 0u; j < p.n; j++) {
+    let kj = kb + j * p.k.w;
+    let vj = vb + j * p.v.w;
+    var s = 0.0;
+    var dp = 0.0;
+    for (var c = 0u; c < DH; c++) {
+      s = fma(qs[c], k[kj + c], s);
+      dp = fma(gi[c], v[vj + c], dp);
+    }
+    let ds = exp(s - li) * (dp - di);
+    for (var c = 0u; c < DH; c++) { acc[c] = fma(ds, k[kj + c], acc[c]); }
+  }
+  let ob = row(p.gq, bh, i);
+  for (var c = 0u; c < DH; c++) { gq[ob + c] = acc[c] * p.scale; }
+}
+
+@compute @workgroup_size(WG)
+fn attention_bwd_dq_v2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = wid.x * WG + lid;
+  let bh = wid.y;
+  if (i >= p.n) { return; }
+  var qs: array<f32, DMAX>;
+  var gi: array<f32, DMAX>;
+  var acc: array<f32, DMAX>;
+  let qb = row(p.q, bh, i);
+  let gb = row(p.go, bh, i);
+  for (var c = 0u; c < DH; c++) {
+    qs[c] = q[qb + c] * p.scale;
+    gi[c] = go[gb + c];
+    acc[c] = 0.0;
+  }
+  let li = lse[p.lse_off + bh * p.n + i];
+  let di = dd[p.dd_off + bh * p.n + i];
+  let kb = row(p.k, bh, 0u);
+  let vb = row(p.v, bh, 0u);
+  let last = p.n - 1u;
+  var st: array<f32, KBMAX>;
+  var dt: array<f32, KBMAX>;
+  for (var j0 = 0u; j0 < p.n; j0 += KB) {
+    for (var t = 0u; t < KB; t++) {
+      st[t] = 0.0;
+      dt[t] = 0.0;
+    }
+    for (var c = 0u; c < DH; c++) {
+      let qc = qs[c];
+      let gc = gi[c];
+      for (var t = 0u; t < KB; t++) {
+        let jt = min(j0 + t, last);
+        st[t] = fma(qc, k[kb + jt * p.k.w + c], st[t]);
+        dt[t] = fma(gc, v[vb + jt * p.v.w + c], dt[t]);
+      }
+    }
+    for (var t = 0u; t < KB; t++) {
+      dt[t] = select(0.0, exp(st[t] - li) * (dt[t] - di), j0 + t < p.n); // dS
+    }
+    for (var c = 0u; c < DH; c++) {
+      var a = acc[c];
+      for (var t = 0u; t < KB; t++) { a = fma(dt[t], k[kb + min(j0 + t, last) * p.k.w + c], a); }
+      acc[c] = a;
+    }
+  }
+  let ob = row(p.gq, bh, i);
+  for (var c = 0u; c < DH; c++) { gq[ob + c] = acc[c] * p.scale; }
+}
+
+// ------------------------------------------------------------------------------ maps
+
+// P (B, H, N, N) dense, for attention maps: two passes over the keys per query row (max and
+// sum online, then exp(S_ij - L_i)). Recomputes S twice; meant for one layer at small N.
+@compute @workgroup_size(WG)
+fn attention_probs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = wid.x * WG + lid;
+  let bh = wid.y;
+  if (i >= p.n) { return; }
+  var qs: array<f32, DMAX>;
+  let qb = row(p.q, bh, i);
+  for (var c = 0u; c < DH; c++) { qs[c] = q[qb + c] * p.scale; }
+  let kb = row(p.k, bh, 0u);
+  var m = -BIG;
+  var l = 0.0;
+  for (var j = 0u; j < p.n; j++) {
+    var s = 0.0;
+    for (var c = 0u; c < DH; c++) { s = fma(qs[c], k[kb + j * p.k.w + c], s); }
+    let mn = max(m, s);
+    l = l * exp(m - mn) + exp(s - mn);
+    m = mn;
+  }
+  let li = m + log(l);
+  let pb = (bh * p.n + i) * p.n;
+  for (var j = 0u; j < p.n; j++) {
+    var s = 0.0;
+    for (var c = 0u; c < DH; c++) { s = fma(qs[c], k[kb + j * p.k.w + c], s); }
+    probs[pb + j] = exp(s - li);
+  }
+}
+
+// ---- subgroup versions ----
+// Why (lavapipe, Mesa 25.0 / LLVM 15, read with GALLIVM_DEBUG=asm and perf): every load whose
+// address is not a compile-time constant becomes a loop over the 8 lanes (mask test,
+// descriptor reload, bounds check, insert), ~10 instructions per lane and float, whether the
+// address is uniform or not: storage, workgroup and dynamically indexed private memory alike.
+// Arithmetic, blends and subgroupShuffle (one vpermd) are one instruction. So these versions
+//   (1) load each float once per subgroup: lane t loads row t of a block of SG rows (vec4s);
+//   (2) hand rows between lanes with subgroupShuffle;
+//   (3) index private arrays by constants only: the c4-loops sit in small helpers whose
+//       arguments are literals or shuffle lanes, so NIR unrolls them and folds the indices.
+// One subgroup is the whole workgroup; lane l owns rows base + r·SG + l, r = 0..3, kept
+// transposed per vec4 of columns ([c4][comp][r], a mat4x4), so one vec4 operation advances
+// the four rows together. Loops that run once (loading and storing the owned rows) are
+// bounded by the uniform p.d4 instead of the constant Dh / 4 so that NIR keeps them rolled:
+// unrolled, their per-lane load loops would multiply the code (and the compile time).
+// Needs Dh % 4 == 0 and view offsets and strides that are multiples of 4.
+override SG: u32 = 8u;   // subgroup size = lanes = workgroup size = rows per block
+const D4: u32 = 16u;     // DMAX / 4: vec4s per row
+
+@group(0) @binding(12) var<storage, read> q4: array<vec4<f32>>;
+@group(0) @binding(13) var<storage, read> k4: array<vec4<f32>>;
+@group(0) @binding(14) var<storage, read> v4: array<vec4<f32>>;
+@group(0) @binding(15) var<storage, read> go4: array<vec4<f32>>;  // dO
+
+alias Row4 = array<vec4<f32>, D4>;      // one row of Dh, as vec4s
+alias Rows4x4 = array<mat4x4<f32>, D4>; // four rows: [c4][comp][r] = row_r[4 c4 + comp]
+
+// (a_r · x_t)_r: the lane's four rows against row x of lane t (vec4 over r).
+// Four independent partial sums: one chain of Dh dependent adds would leave the out-of-order
+// core waiting on add latency (lavapipe splits fma into mul + add).
+fn rows_dot(t: u32, a: ptr<function, Rows4x4>, x: ptr<function, Row4>) -> vec4<f32> {
+  var s0 = vec4<f32>(0.0);
+  var s1 = vec4<f32>(0.0);
+  var s2 = vec4<f32>(0.0);
+  var s3 = vec4<f32>(0.0);
+  for (var c4 = 0u; c4 < DH / 4u; c4++) {
+    let xt = subgroupShuffle((*x)[c4], t);
+    let am = (*a)[c4];
+    s0 = fma(am[0], vec4<f32>(xt.x), s0);
+    s1 = fma(am[1], vec4<f32>(xt.y), s1);
+    s2 = fma(am[2], vec4<f32>(xt.z), s2);
+    s3 = fma(am[3], vec4<f32>(xt.w), s3);
+  }
+  return (s0 + s1) + (s2 + s3);
+}
+
+// acc_r += Σ_{i<4} w_i[r] x_{t+i}: rank-4 update from rows x of lanes t..t+3 (one load, blend
+// and store of the accumulator per four rows).
+fn rows_axpy4(t: u32, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>, x: ptr<function, Row4>, acc: ptr<function, Rows4x4>) {
+  for (var c4 = 0u; c4 < DH / 4u; c4++) {
+    let x0 = subgroupShuffle((*x)[c4], t);
+    let x1 = subgroupShuffle((*x)[c4], t + 1u);
+    let x2 = subgroupShuffle((*x)[c4], t + 2u);
+    let x3 = subgroupShuffle((*x)[c4], t + 3u);
+    var a = (*acc)[c4];
+    a[0] = fma(w0, vec4<f32>(x0.x), fma(w1, vec4<f32>(x1.x), fma(w2, vec4<f32>(x2.x), fma(w3, vec4<f32>(x3.x), a[0]))));
+    a[1] = fma(w0, vec4<f32>(x0.y), fma(w1, vec4<f32>(x1.y), fma(w2, vec4<f32>(x2.y), fma(w3, vec4<f32>(x3.y), a[1]))));
+    a[2] = fma(w0, vec4<f32>(x0.z), fma(w1, vec4<f32>(x1.z), fma(w2, vec4<f32>(x2.z), fma(w3, vec4<f32>(x3.z), a[2]))));
+    a[3] = fma(w0, vec4<f32>(x0.w), fma(w1, vec4<f32>(x1.w), fma(w2, vec4<f32>(x2.w), fma(w3, vec4<f32>(x3.w), a[3]))));
+    (*acc)[c4] = a;
+  }
+}
+
+fn rows_scale(acc: ptr<function, Rows4x4>, f: vec4<f32>) {
+  for (var c4 = 0u; c4 < DH / 4u; c4++) {
+    let a = (*acc)[c4];
+    (*acc)[c4] = mat4x4<f32>(a[0] * f, a[1] * f, a[2] * f, a[3] * f);
+  }
+}
+
+// Vec4 index of row i of head bh in view t, and the row stride in vec4s.
+fn row4(t: vec4<u32>, bh: u32, i: u32) -> u32 { return row(t, bh, i) / 4u; }
+
+// The lane's four rows i0 + r·SG (clamped to N - 1) of q4 / k4 / v4 / go4, transposed, times f.
+fn load_q_rows(bh: u32, i0: u32, f: f32, dst: ptr<function, Rows4x4>) {
+  let last = p.n - 1u;
+  let b0 = row4(p.q, bh, min(i0, last));
+  let b1 = row4(p.q, bh, min(i0 + SG, last));
+  let b2 = row4(p.q, bh, min(i0 + 2u * SG, last));
+  let b3 = row4(p.q, bh, min(i0 + 3u * SG, last));
+  for (var c4 = 0u; c4 < p.d4; c4++) { (*dst)[c4] = transpose(mat4x4<f32>(q4[b0 + c4], q4[b1 + c4], q4[b2 + c4], q4[b3 + c4])) * f; }
+}
+fn load_k_rows(bh: u32, i0: u32, f: f32, dst: ptr<function, Rows4x4>) {
+  let last = p.n - 1u;
+  let b0 = row4(p.k, bh, min(i0, last));
+  let b1 = row4(p.k, bh, min(i0 + SG, last));
+  let b2 = row4(p.k, bh, min(i0 + 2u * SG, last));
+  let b3 = row4(p.k, bh, min(i0 + 3u * SG, last));
+  for (var c4 = 0u; c4 < p.d4; c4++) { (*dst)[c4] = transpose(mat4x4<f32>(k4[b0 + c4], k4[b1 + c4], k4[b2 + c4], k4[b3 + c4])) * f; }
+}
+fn load_v_rows(bh: u32, i0: u32, dst: ptr<function, Rows4x4>) {
+  let last = p.n - 1u;
+  let b0 = row4(p.v, bh, min(i0, last));
+  let b1 = row4(p.v, bh, min(i0 + SG, last));
+  let b2 = row4(p.v, bh, min(i0 + 2u * SG, last));
+  let b3 = row4(p.v, bh, min(i0 + 3u * SG, last));
+  for (var c4 = 0u; c4 < p.d4; c4++) { (*dst)[c4] = transpose(mat4x4<f32>(v4[b0 + c4], v4[b1 + c4], v4[b2 + c4], v4[b3 + c4])); }
+}
+fn load_go_rows(bh: u32, i0: u32, dst: ptr<function, Rows4x4>) {
+  let last = p.n - 1u;
+  let b0 = row4(p.go, bh, min(i0, last));
+  let b1 = row4(p.go, bh, min(i0 + SG, last));
+  let b2 = row4(p.go, bh, min(i0 + 2u * SG, last));
+  let b3 = row4(p.go, bh, min(i0 + 3u * SG, last));
+  for (var c4 = 0u; c4 < p.d4; c4++) { (*dst)[c4] = transpose(mat4x4<f32>(go4[b0 + c4], go4[b1 + c4], go4[b2 + c4], go4[b3 + c4])); }
+}
+
+// Column r of a transposed block, times f, as vec4s (for the final stores).
+fn rows_col(a: ptr<function, Rows4x4>, c4: u32, r: u32) -> vec4<f32> {
+  let m = (*a)[c4];
+  return vec4<f32>(m[0][r], m[1][r], m[2][r], m[3][r]);
+}
+
+// Row L or D value of (bh, i), 0 past the end.
+fn lse_at(bh: u32, i: u32) -> f32 { return lse[p.lse_off + bh * p.n + min(i, p.n - 1u)]; }
+fn dd_at(bh: u32, i: u32) -> f32 { return dd[p.dd_off + bh * p.n + min(i, p.n - 1u)]; }
+
+// The running max m is raised only when a score exceeds it by more than LAZY, and only then
+// is the accumulator rescaled: in between p = exp(s - m) <= e^LAZY, harmless in f32, and
+// O = acc / l, L = m + log l are exact for any reference m. Saves a rescale per block.
+const LAZY: f32 = 8.0;
+
+@compute @workgroup_size(SG)
+fn attention_forward_v4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let bh = wid.y;
+  let last = p.n - 1u;
+  let i0 = wid.x * SG * 4u + lane;  // the lane's query rows: i0 + r·SG
+  var qt: Rows4x4;   // s · q
+  var acc: Rows4x4;  // Σ_j exp(S_rj - m_r) v_j
+  load_q_rows(bh, i0, p.scale, &qt);
+  for (var c4 = 0u; c4 < p.d4; c4++) { acc[c4] = mat4x4<f32>(); }
+  var m = vec4<f32>(-BIG);
+  var l = vec4<f32>(0.0);
+  let kb = row4(p.k, bh, 0u);
+  let vb = row4(p.v, bh, 0u);
+  var kk: Row4;  // key j0 + lane
+  var vv: Row4;
+  for (var j0 = 0u; j0 < p.n; j0 += SG) {
+    let jl = min(j0 + lane, last);
+    for (var c4 = 0u; c4 < p.d4; c4++) {
+      kk[c4] = k4[kb + jl * (p.k.w / 4u) + c4];
+      vv[c4] = v4[vb + jl * (p.v.w / 4u) + c4];
+    }
+    for (var t = 0u; t < SG; t += 4u) {
+      // Keys past the end score -BIG, so exp gives 0.
+      let s0 = select(vec4<f32>(-BIG), rows_dot(t, &qt, &kk), j0 + t < p.n);
+      let s1 = select(vec4<f32>(-BIG), rows_dot(t + 1u, &qt, &kk), j0 + t + 1u < p.n);
+      let s2 = select(vec4<f32>(-BIG), rows_dot(t + 2u, &qt, &kk), j0 + t + 2u < p.n);
+      let s3 = select(vec4<f32>(-BIG), rows_dot(t + 3u, &qt, &kk), j0 + t + 3u < p.n);
+      let mb = max(max(s0, s1), max(s2, s3));
+      if (any(mb > m + LAZY)) {
+        let mn = max(m, mb);
+        let corr = exp(m - mn); // 0 on the first block (m = -BIG)
+        l *= corr;
+        rows_scale(&acc, corr);
+        m = mn;
+      }
+      let p0 = exp(s0 - m);
+      let p1 = exp(s1 - m);
+      let p2 = exp(s2 - m);
+      let p3 = exp(s3 - m);
+      l += (p0 + p1) + (p2 + p3);
+      rows_axpy4(t, p0, p1, p2, p3, &vv, &acc);
+    }
+  }
+  let inv = 1.0 / l;
+  let lse_r = m + log(l);
+  for (var r = 0u; r < 4u; r++) {
+    let i = i0 + r * SG;
+    if (i < p.n) {
+      let ob = row(p.o, bh, i);
+      for (var c4 = 0u; c4 < p.d4; c4++) {
+        let a = rows_col(&acc, c4, r) * inv[r];
+        o[ob + 4u * c4] = a.x;
+        o[ob + 4u * c4 + 1u] = a.y;
+        o[ob + 4u * c4 + 2u] = a.z;
+        o[ob + 4u * c4 + 3u] = a.w;
+      }
+      lse[p.lse_off + bh * p.n + i] = lse_r[r];
+    }
+  }
+}
+
+// dK/dV: the lane owns key rows j0 + r·SG; blocks of SG queries stream through (lane t loads
+// q, dO, L and D of query i0 + t).
+@compute @workgroup_size(SG)
+fn attention_bwd_dkdv_v3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let bh = wid.y;
+  let last = p.n - 1u;
+  let j0 = wid.x * SG * 4u + lane;
+  var kt: Rows4x4;  // s · k
+  var vt: Rows4x4;
+  var gk: Rows4x4;  // Σ_i dS_ij q_i
+  var gv: Rows4x4;  // Σ_i P_ij dO_i
+  load_k_rows(bh, j0, p.scale, &kt);
+  load_v_rows(bh, j0, &vt);
+  for (var c4 = 0u; c4 < p.d4; c4++) {
+    gk[c4] = mat4x4<f32>();
+    gv[c4] = mat4x4<f32>();
+  }
+  let qb = row4(p.q, bh, 0u);
+  let gb = row4(p.go, bh, 0u);
+  var qq: Row4;  // query i0 + lane
+  var gg: Row4;
+  for (var i0 = 0u; i0 < p.n; i0 += SG) {
+    let il = min(i0 + lane, last);
+    for (var c4 = 0u; c4 < p.d4; c4++) {
+      qq[c4] = q4[qb + il * (p.q.w / 4u) + c4];
+      gg[c4] = go4[gb + il * (p.go.w / 4u) + c4];
+    }
+    // Queries past the end get L = +BIG: P = exp(S - L) = 0.
+    let li = select(BIG, lse_at(bh, il), i0 + lane < p.n);
+    let di = dd_at(bh, il);
+    for (var t = 0u; t < SG; t += 4u) {
+      let p0 = exp(rows_dot(t, &kt, &qq) - subgroupShuffle(li, t));
+      let p1 = exp(rows_dot(t + 1u, &kt, &qq) - subgroupShuffle(li, t + 1u));
+      let p2 = exp(rows_dot(t + 2u, &kt, &qq) - subgroupShuffle(li, t + 2u));
+      let p3 = exp(rows_dot(t + 3u, &kt, &qq) - subgroupShuffle(li, t + 3u));
+      let d0 = p0 * (rows_dot(t, &vt, &gg) - subgroupShuffle(di, t));
+      let d1 = p1 * (rows_dot(t + 1u, &vt, &gg) - subgroupShuffle(di, t + 1u));
+      let d2 = p2 * (rows_dot(t + 2u, &vt, &gg) - subgroupShuffle(di, t + 2u));
+      let d3 = p3 * (rows_dot(t + 3u, &vt, &gg) - subgroupShuffle(di, t + 3u));
+      rows_axpy4(t, p0, p1, p2, p3, &gg, &gv);
+      rows_axpy4(t, d0, d1, d2, d3, &qq, &gk);
+    }
+  }
+  for (var r = 0u; r < 4u; r++) {
+    let j = j0 + r * SG;
+    if (j < p.n) {
+      let ok = row(p.gk, bh, j);
+      let ov = row(p.gv, bh, j);
+      for (var c4 = 0u; c4 < p.d4; c4++) {
+        let a = rows_col(&gk, c4, r) * p.scale;
+        let b = rows_col(&gv, c4, r);
+        store_dkdv(ok, ov, 4u * c4, a.x, b.x);
+        store_dkdv(ok, ov, 4u * c4 + 1u, a.y, b.y);
+        store_dkdv(ok, ov, 4u * c4 + 2u, a.z, b.z);
+        store_dkdv(ok, ov, 4u * c4 + 3u, a.w, b.w);
+      }
+    }
+  }
+}
+
+// dQ: the lane owns query rows i0 + r·SG; blocks of SG keys stream through.
+@compute @workgroup_size(SG)
+fn attention_bwd_dq_v3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let bh = wid.y;
+  let last = p.n - 1u;
+  let i0 = wid.x * SG * 4u + lane;
+  var qt: Rows4x4;  // s · q
+  var gt: Rows4x4;  // dO
+  var acc: Rows4x4; // Σ_j dS_ij k_j
+  load_q_rows(bh, i0, p.scale, &qt);
+  load_go_rows(bh, i0, &gt);
+  for (var c4 = 0u; c4 < p.d4; c4++) { acc[c4] = mat4x4<f32>(); }
+  let li = vec4<f32>(lse_at(bh, i0), lse_at(bh, i0 + SG), lse_at(bh, i0 + 2u * SG), lse_at(bh, i0 + 3u * SG));
+  let di = vec4<f32>(dd_at(bh, i0), dd_at(bh, i0 + SG), dd_at(bh, i0 + 2u * SG), dd_at(bh, i0 + 3u * SG));
+  let kb = row4(p.k, bh, 0u);
+  let vb = row4(p.v, bh, 0u);
+  var kk: Row4;
+  var vv: Row4;
+  for (var j0 = 0u; j0 < p.n; j0 += SG) {
+    let jl = min(j0 + lane, last);
+    for (var c4 = 0u; c4 < p.d4; c4++) {
+      kk[c4] = k4[kb + jl * (p.k.w / 4u) + c4];
+      vv[c4] = v4[vb + jl * (p.v.w / 4u) + c4];
+    }
+    for (var t = 0u; t < SG; t += 4u) {
+      // Keys past the end: dS = 0.
+      let d0 = select(vec4<f32>(0.0), exp(rows_dot(t, &qt, &kk) - li) * (rows_dot(t, &gt, &vv) - di), j0 + t < p.n);
+      let d1 = select(vec4<f32>(0.0), exp(rows_dot(t + 1u, &qt, &kk) - li) * (rows_dot(t + 1u, &gt, &vv) - di), j0 + t + 1u < p.n);
+      let d2 = select(vec4<f32>(0.0), exp(rows_dot(t + 2u, &qt, &kk) - li) * (rows_dot(t + 2u, &gt, &vv) - di), j0 + t + 2u < p.n);
+      let d3 = select(vec4<f32>(0.0), exp(rows_dot(t + 3u, &qt, &kk) - li) * (rows_dot(t + 3u, &gt, &vv) - di), j0 + t + 3u < p.n);
+      rows_axpy4(t, d0, d1, d2, d3, &kk, &acc);
+    }
+  }
+  for (var r = 0u; r < 4u; r++) {
+    let i = i0 + r * SG;
+    if (i < p.n) {
+      let ob = row(p.gq, bh, i);
+      for (var c4 = 0u; c4 < p.d4; c4++) {
+        let a = rows_col(&acc, c4, r) * p.scale;
+        gq[ob + 4u * c4] = a.x;
+        gq[ob + 4u * c4 + 1u] = a.y;
+        gq[ob + 4u * c4 + 2u] = a.z;
+        gq[ob + 4u * c4 + 3u] = a.w;
+      }
+    }
+  }
+}

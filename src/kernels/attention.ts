@@ -1,0 +1,471 @@
+// Launchers for shaders/attention.wgsl: fused multi-head attention, forward and backward.
+//
+// Every operand is a (B, H, N, Dh) *view* with unit stride on Dh; the kernels take each view's
+// element offset and (batch, head, token) strides as uniforms. So one set of kernels serves
+// dense (B, H, N, Dh) tensors and the packed ViT qkv (B, N, 3·H·Dh) (q, k, v are strided views
+// of it), and writes O straight into the (B, N, H·Dh) layout the projection matmul reads, and
+// dQ/dK/dV straight into dQKV (B, N, 3·H·Dh): no permute copies either way.
+//
+// Big batches: a binding may not exceed maxStorageBufferBindingSize (128 MiB on lavapipe),
+// while the packed qkv of 64 images at 224 px is 231 MB. Launches are split into chunks of
+// whole images whose bound windows fit; each window starts at an aligned byte offset and the
+// remainder travels in the operand's offset uniform. One chunk in the common case.
+import fullSource from '../../shaders/attention.wgsl';
+import { Tensor, shapeStr } from '../autograd/tensor.js';
+import { contiguous } from '../autograd/view-ops.js';
+import { ceilDiv } from './grid.js';
+import type { Runtime, BufferRef } from './runtime.js';
+
+/** v1 query per thread; v2 + register blocks; v3 + workgroup-memory K/V tiles; v4 subgroup. */
+export type ForwardVersion = 1 | 2 | 3 | 4;
+/** v1 row per thread; v2 + register blocks; v3 subgroup. */
+export type BackwardVersion = 1 | 2 | 3;
+export const FORWARD_VERSIONS: readonly ForwardVersion[] = [1, 2, 3, 4];
+export const BACKWARD_VERSIONS: readonly BackwardVersion[] = [1, 2, 3];
+/** Largest head dim: the kernels keep rows in private arrays of this constant size. */
+export const MAX_HEAD_DIM = 64;
+
+export interface AttentionPlan {
+  fwd: ForwardVersion;
+  dkdv: BackwardVersion;
+  dq: BackwardVersion;
+  /** Invocations (rows) per workgroup (v1..v3 forward, v1/v2 backward). */
+  wg: number;
+  /** Rows per register block (forward v2/v3, backward v2), 1..16. */
+  kb: number;
+  /** Keys per workgroup-memory tile (forward v3), a multiple of kb. */
+  tk: number;
+}
+
+export interface AttentionOpts extends Partial<AttentionPlan> {
+  /** Score scale s; default Dh^-0.5. */
+  scale?: number;
+  /** Tests: a binding limit below the adapter's, to exercise chunked launches. */
+  maxBindingBytes?: number;
+}
+
+// ---------------------------------------------------------------- versions per device
+
+const SUBGROUP_MARK = '// ---- subgroup versions ----';
+const sources = new WeakMap<Runtime, string>();
+
+/** The device's subgroup size when it is fixed and one the subgroup versions take (4 or 8). */
+export function attentionSubgroupSize(rt: Runtime): number | null {
+  if (!rt.device.features.has('subgroups' as GPUFeatureName)) return null;
+  const info = (rt.device as unknown as { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+  const lo = info?.subgroupMinSize;
+  if (lo === undefined || lo !== info?.subgroupMaxSize || (lo !== 4 && lo !== 8)) return null;
+  return lo;
+}
+
+/** The shader for this device: without usable subgroups, the subgroup section is cut. */
+function sourceFor(rt: Runtime): string {
+  let s = sources.get(rt);
+  if (!s) {
+    const at = fullSource.indexOf(SUBGROUP_MARK);
+    if (at < 0) throw new Error('attention.wgsl: subgroup section marker not found');
+    s = attentionSubgroupSize(rt) !== null ? fullSource : fullSource.slice(0, at).replace(/^enable subgroups;\s*$/m, '');
+    sources.set(rt, s);
+  }
+  return s;
+}
+
+const isSubgroup = (pass: 'fwd' | 'bwd', v: number) => (pass === 'fwd' ? v === 4 : v === 3);
+
+/** Why the subgroup versions cannot run these operands, or null when they can. */
+function subgroupIneligible(rt: Runtime, d: number, views: Tensor[]): string | null {
+  if (attentionSubgroupSize(rt) === null) return 'needs subgroups of a fixed size 4 or 8';
+  if (d % 4 !== 0) return `needs Dh % 4 == 0 (Dh = ${d})`;
+  for (const t of views) {
+    if (t.offset % 4 !== 0 || t.strides.slice(0, 3).some((st) => st % 4 !== 0)) return `needs offsets and strides that are multiples of 4 (${t})`;
+  }
+  return null;
+}
+
+/**
+ * Default plan, from the measurements in the shader's table. Real GPUs: workgroup-memory tiles
+ * forward, register-blocked backward. CPU adapters (lavapipe) with subgroups of 4 or 8: the
+ * subgroup versions (loads are what costs there); otherwise v1, whose code stays small: with a
+ * small Dh, LLVM unrolls v2's loops completely and one pipeline takes 10-15 s to compile.
+ */
+export function planAttention(rt: Runtime, n: number, d: number, views: Tensor[] = []): AttentionPlan {
+  void n;
+  const base = { wg: 64, kb: 8, tk: 32 };
+  if (rt.adapter.family === 'gpu') return { fwd: 3, dkdv: 2, dq: 2, ...base };
+  if (subgroupIneligible(rt, d, views) === null) return { fwd: 4, dkdv: 3, dq: 3, ...base };
+  return { fwd: 1, dkdv: 1, dq: 1, ...base };
+}
+
+// ---------------------------------------------------------------- operand windows
+
+interface Operand {
+  t: Tensor;
+  /** Elements spanned by one (b, h) block past its first element + 1 (row extent). */
+  extent: number;
+  sb: number;
+  sh: number;
+  sn: number;
+}
+
+function headView(t: Tensor, what: string, name: string, shape: readonly number[]): Operand {
+  t.assertAlive(what);
+  if (t.ndim !== 4 || t.shape.some((s, i) => s !== shape[i])) {
+    throw new Error(`${what}: ${name} ${t} must have shape ${shapeStr(shape)}`);
+  }
+  if (t.strides[3] !== 1 && t.shape[3] !== 1) throw new Error(`${what}: ${name} ${t} needs unit stride on the head dim`);
+  const [, H, N, d] = shape;
+  const [sb, sh, sn] = t.strides;
+  if (sb < 0 || sh < 0 || sn < 0) throw new Error(`${what}: ${name} ${t} has negative strides`);
+  return { t, extent: (H - 1) * sh + (N - 1) * sn + d, sb, sh, sn };
+}
+
+/** A dense (B, H, N) tensor (L, D) or (B, H, N, N) (P), any offset. */
+function denseRows(t: Tensor, what: string, name: string, shape: readonly number[]): Operand {
+  t.assertAlive(what);
+  if (!t.shape.every((s, i) => s === shape[i]) || t.ndim !== shape.length) {
+    throw new Error(`${what}: ${name} ${t} must have shape ${shapeStr(shape)}`);
+  }
+  const c = contiguousWindow(t);
+  if (!c) throw new Error(`${what}: ${name} ${t} must be dense (row-major)`);
+  const per = t.size / shape[0];
+  return { t, extent: per, sb: per, sh: 0, sn: 0 };
+}
+
+function contiguousWindow(t: Tensor): boolean {
+  let acc = 1;
+  for (let i = t.ndim - 1; i >= 0; i--) {
+    if (t.shape[i] !== 1 && t.strides[i] !== acc) return false;
+    acc *= t.shape[i];
+  }
+  return true;
+}
+
+interface Window {
+  ref: BufferRef;
+  /** Element offset, inside the window, of batch b0's first element. */
+  off: number;
+}
+
+function windowOf(rt: Runtime, op: Operand, b0: number, b1: number): Window {
+  const align = rt.limits.minStorageBufferOffsetAlignment;
+  const start = op.t.offset + b0 * op.sb; // elements
+  const end = op.t.offset + (b1 - 1) * op.sb + op.extent;
+  const byte0 = Math.floor((start * 4) / align) * align;
+  return { ref: { buffer: op.t.buffer, offset: byte0, size: end * 4 - byte0 }, off: start - byte0 / 4 };
+}
+
+/** Images per chunk so that every operand's window fits one binding. */
+function batchesPerChunk(rt: Runtime, ops: Operand[], B: number, H: number, maxBinding: number, what: string): number {
+  const limit = maxBinding - rt.limits.minStorageBufferOffsetAlignment;
+  let bc = Math.min(B, Math.floor(rt.limits.maxComputeWorkgroupsPerDimension / H));
+  for (const op of ops) {
+    if (op.extent * 4 > limit) throw new Error(`${what}: one image of ${op.t} spans ${op.extent * 4} bytes, over the binding limit`);
+    if (op.sb > 0) bc = Math.min(bc, 1 + Math.floor((limit - op.extent * 4) / (op.sb * 4)));
+  }
+  return Math.max(1, bc);
+}
+
+const vec = (w: Window, op: Operand) => [w.off, op.sb, op.sh, op.sn];
+
+const ZERO4 = [0, 0, 0, 0];
+
+interface Launch {
+  entry: string;
+  /** A subgroup version: vec4 bindings (q4, k4, v4, go4), SG rows per workgroup, 4 per lane. */
+  sub: boolean;
+  /** Storage operands by binding name; (B, H, N, Dh) views except lse, dd, probs. */
+  ops: Record<string, Operand>;
+  B: number;
+  H: number;
+  N: number;
+  d: number;
+  scale: number;
+  plan: AttentionPlan;
+  maxBinding: number;
+  what: string;
+}
+
+const VIEW_PARAMS: Record<string, string> = { q: 'q', k: 'k', v: 'v', o: 'o', go: 'go', gq: 'gq' };
+
+function launch(rt: Runtime, l: Launch): void {
+  const { B, H, N, d, plan } = l;
+  const names = Object.keys(l.ops);
+  const bc = batchesPerChunk(rt, names.map((n) => l.ops[n]), B, H, l.maxBinding, l.what);
+  for (let b0 = 0; b0 < B; b0 += bc) {
+    const b1 = Math.min(B, b0 + bc);
+    const buffers: Record<string, BufferRef> = {};
+    const params: Record<string, number | number[]> = {
+      n: N, heads: H, scale: l.scale, lse_off: 0, dd_off: 0, d4: Math.floor(d / 4), kv_split: 0, _pad2: 0,
+      q: ZERO4, k: ZERO4, v: ZERO4, o: ZERO4, go: ZERO4, gq: ZERO4, gk: ZERO4, gv: ZERO4,
+    };
+    for (const name of names) {
+      const op = l.ops[name];
+      if (name === 'gk' || name === 'gv') continue; // share the gkv binding, below
+      const w = windowOf(rt, op, b0, b1);
+      buffers[name] = w.ref;
+      if (name === 'probs' && w.off !== 0) throw new Error(`${l.what}: P must start its window (no offset uniform)`);
+      if (name === 'lse') params.lse_off = w.off;
+      else if (name === 'dd') params.dd_off = w.off;
+      else if (VIEW_PARAMS[name]) params[VIEW_PARAMS[name]] = vec(w, op);
+    }
+    let split = false;
+    let dummy: GPUBuffer | null = null;
+    if (l.ops.gk && l.ops.gv) {
+      const wk = windowOf(rt, l.ops.gk, b0, b1);
+      const wv = windowOf(rt, l.ops.gv, b0, b1);
+      split = l.ops.gk.t.storage !== l.ops.gv.t.storage;
+      if (split) {
+        params.kv_split = 1;
+        buffers.gkv = wk.ref;
+        buffers.gvs = wv.ref;
+        params.gk = vec(wk, l.ops.gk);
+        params.gv = vec(wv, l.ops.gv);
+      } else {
+        // One window over both (the packed layout interleaves them within each token row).
+        const byte0 = Math.min(wk.ref.offset!, wv.ref.offset!);
+        const byte1 = Math.max(wk.ref.offset! + wk.ref.size!, wv.ref.offset! + wv.ref.size!);
+        if (byte1 - byte0 > l.maxBinding) throw new Error(`${l.what}: dK and dV share a storage but not a window that fits a binding`);
+        buffers.gkv = { buffer: wk.ref.buffer, offset: byte0, size: byte1 - byte0 };
+        dummy = rt.alloc(256); // the unused gvs binding
+        buffers.gvs = { buffer: dummy };
+        params.gk = vec({ ref: wk.ref, off: wk.off + (wk.ref.offset! - byte0) / 4 }, l.ops.gk);
+        params.gv = vec({ ref: wv.ref, off: wv.off + (wv.ref.offset! - byte0) / 4 }, l.ops.gv);
+      }
+    }
+    const overrides: Record<string, number> = { DH: d };
+    let rowsPerGroup: number;
+    if (l.sub) {
+      for (const n of ['q', 'k', 'v', 'go']) {
+        if (buffers[n]) {
+          buffers[`${n}4`] = buffers[n];
+          delete buffers[n];
+        }
+      }
+      overrides.SG = attentionSubgroupSize(rt)!;
+      rowsPerGroup = 4 * overrides.SG;
+    } else {
+      Object.assign(overrides, { WG: plan.wg, KB: plan.kb, TK: plan.tk });
+      rowsPerGroup = plan.wg;
+    }
+    rt.dispatch({
+      kernel: { name: 'attention', source: sourceFor(rt), entry: l.entry, overrides },
+      buffers,
+      params,
+      workgroups: [ceilDiv(N, rowsPerGroup), (b1 - b0) * H],
+      shapes: `${l.what} B ${B} H ${H} N ${N} Dh ${d} images ${b0}..${b1}`,
+    });
+    if (dummy) rt.free(dummy);
+  }
+}
+
+function resolve(
+  rt: Runtime, what: string, shape: readonly number[], opts: AttentionOpts, views: Tensor[],
+): { plan: AttentionPlan; scale: number; maxBinding: number } {
+  const [B, H, N, d] = shape;
+  if (!(B >= 1 && H >= 1 && N >= 1 && d >= 1)) throw new Error(`${what}: empty shape ${shapeStr(shape)}`);
+  if (d > MAX_HEAD_DIM) throw new Error(`${what}: head dim ${d} exceeds ${MAX_HEAD_DIM}`);
+  const base = planAttention(rt, N, d, views);
+  const plan: AttentionPlan = {
+    fwd: opts.fwd ?? base.fwd, dkdv: opts.dkdv ?? base.dkdv, dq: opts.dq ?? base.dq,
+    wg: opts.wg ?? base.wg, kb: opts.kb ?? base.kb, tk: opts.tk ?? base.tk,
+  };
+  if (!FORWARD_VERSIONS.includes(plan.fwd)) throw new Error(`${what}: no forward version ${plan.fwd}`);
+  if (!BACKWARD_VERSIONS.includes(plan.dkdv) || !BACKWARD_VERSIONS.includes(plan.dq)) throw new Error(`${what}: no backward version ${plan.dkdv}/${plan.dq}`);
+  if (isSubgroup('fwd', plan.fwd) || isSubgroup('bwd', plan.dkdv) || isSubgroup('bwd', plan.dq)) {
+    const why = subgroupIneligible(rt, d, views);
+    if (why) throw new Error(`${what}: the subgroup version ${why}`);
+  }
+  if (!(plan.kb >= 1 && plan.kb <= 16)) throw new Error(`${what}: register block ${plan.kb} not in 1..16`);
+  if (plan.fwd === 3 && (plan.tk % plan.kb !== 0 || plan.tk * d * 8 > rt.limits.maxComputeWorkgroupStorageSize)) {
+    throw new Error(`${what}: tile of ${plan.tk} keys must be a multiple of ${plan.kb} and fit workgroup memory`);
+  }
+  const scale = opts.scale ?? 1 / Math.sqrt(d);
+  if (!Number.isFinite(scale)) throw new Error(`${what}: scale ${scale} is not finite`);
+  const maxBinding = Math.min(rt.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
+  return { plan, scale, maxBinding };
+}
+
+/** A (B, H, N, Dh) view usable by the kernels: unit stride on Dh (copies otherwise). */
+function usable(t: Tensor): { t: Tensor; copied: boolean } {
+  if (t.strides[t.ndim - 1] === 1 || t.shape[t.ndim - 1] === 1) return { t, copied: false };
+  return { t: contiguous(t), copied: true };
+}
+
+// ---------------------------------------------------------------- views of the packed layout
+
+/** q, k, v as (B, H, N, Dh) views of the packed qkv (B, N, 3·H·Dh) (rows [q | k | v]). */
+export function qkvHeads(qkv: Tensor, heads: number): { q: Tensor; k: Tensor; v: Tensor } {
+  const [B, N, w] = qkv.shape;
+  if (qkv.ndim !== 3 || w % (3 * heads) !== 0) throw new Error(`qkvHeads: ${qkv} is not (B, N, 3·${heads}·Dh)`);
+  if (qkv.strides[2] !== 1) throw new Error(`qkvHeads: ${qkv} needs unit stride on its last dim`);
+  const d = w / (3 * heads);
+  const [sb, sn] = qkv.strides;
+  const part = (i: number) => qkv.view([B, heads, N, d], [sb, d, sn, 1], qkv.offset + i * heads * d);
+  return { q: part(0), k: part(1), v: part(2) };
+}
+
+/** The (B, H, N, Dh) view of a token-major (B, N, H·Dh) tensor. */
+export function tokenMajorHeads(x: Tensor, heads: number): Tensor {
+  const [B, N, w] = x.shape;
+  if (x.ndim !== 3 || w % heads !== 0 || x.strides[2] !== 1) throw new Error(`tokenMajorHeads: ${x} is not (B, N, ${heads}·Dh) with unit last stride`);
+  return x.view([B, heads, N, w / heads], [x.strides[0], w / heads, x.strides[1], 1], x.offset);
+}
+
+// ---------------------------------------------------------------- forward
+
+/**
+ * O = softmax(s Q K^T) V into the view `o`; L = row logsumexp into `lse` (B, H, N). All
+ * (B, H, N, Dh) views with unit stride on Dh.
+ */
+export function attentionForwardInto(q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor, opts: AttentionOpts = {}): void {
+  const what = 'attention forward';
+  const shape = q.shape;
+  const { plan, scale, maxBinding } = resolve(q.rt, what, shape, opts, [q, k, v]);
+  const [B, H, N, d] = shape;
+  launch(q.rt, {
+    entry: `attention_forward_v${plan.fwd}`,
+    sub: isSubgroup('fwd', plan.fwd),
+    ops: {
+      q: headView(q, what, 'q', shape), k: headView(k, what, 'k', shape), v: headView(v, what, 'v', shape),
+      o: headView(o, what, 'o', shape), lse: denseRows(lse, what, 'lse', [B, H, N]),
+    },
+    B, H, N, d, scale, plan, maxBinding, what,
+  });
+}
+
+/** Fused forward on (B, H, N, Dh) tensors: o (B, H, N, Dh) dense and L (B, H, N). */
+export function attentionForward(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOpts = {}): { o: Tensor; lse: Tensor } {
+  const ins = [q, k, v].map(usable);
+  const [B, H, N] = q.shape;
+  const o = Tensor.empty(q.shape, q.rt);
+  const lse = Tensor.empty([B, H, N], q.rt);
+  attentionForwardInto(ins[0].t, ins[1].t, ins[2].t, o, lse, opts);
+  for (const x of ins) if (x.copied) x.t.dispose();
+  return { o, lse };
+}
+
+/** Fused forward on the packed qkv (B, N, 3·H·Dh): o (B, N, H·Dh) and L (B, H, N). */
+export function attentionForwardPacked(qkv: Tensor, heads: number, opts: AttentionOpts = {}): { o: Tensor; lse: Tensor } {
+  const src = usable(qkv);
+  const { q, k, v } = qkvHeads(src.t, heads);
+  const [B, N, w] = qkv.shape;
+  const o = Tensor.empty([B, N, w / 3], qkv.rt);
+  const oh = tokenMajorHeads(o, heads);
+  const lse = Tensor.empty([B, heads, N], qkv.rt);
+  attentionForwardInto(q, k, v, oh, lse, opts);
+  for (const t of [q, k, v, oh]) t.dispose();
+  if (src.copied) src.t.dispose();
+  return { o, lse };
+}
+
+// ---------------------------------------------------------------- backward
+
+export interface BackwardTargets {
+  /** (B, H, N, Dh) view to receive dQ, or null to skip the dQ pass. */
+  dq: Tensor | null;
+  /** Views to receive dK and dV (both, or null for neither: skips the dK/dV pass). */
+  dk: Tensor | null;
+  dv: Tensor | null;
+}
+
+/**
+ * Backward from the saved O and L: D = rowsum(dO ∘ O), then the dK/dV pass (over queries)
+ * and the dQ pass (over keys). Writes into the given views.
+ */
+export function attentionBackwardInto(
+  q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor, dO: Tensor, out: BackwardTargets, opts: AttentionOpts = {},
+): void {
+  const what = 'attention backward';
+  const shape = q.shape;
+  const { plan, scale, maxBinding } = resolve(q.rt, what, shape, opts, [q, k, v, dO]);
+  const [B, H, N, d] = shape;
+  const rt = q.rt;
+  const base = {
+    q: headView(q, what, 'q', shape), k: headView(k, what, 'k', shape), v: headView(v, what, 'v', shape),
+    go: headView(dO, what, 'dO', shape), lse: denseRows(lse, what, 'lse', [B, H, N]),
+  };
+  const dd = Tensor.empty([B, H, N], rt);
+  const ddOp = denseRows(dd, what, 'D', [B, H, N]);
+  const common = { B, H, N, d, scale, plan, maxBinding, what };
+  launch(rt, { ...common, entry: 'attention_bwd_dot', sub: false, ops: { o: headView(o, what, 'o', shape), go: base.go, dd: ddOp } });
+  if (out.dk || out.dv) {
+    if (!out.dk || !out.dv) throw new Error(`${what}: dK and dV come from one pass; give both`);
+    launch(rt, {
+      ...common, entry: `attention_bwd_dkdv_v${plan.dkdv}`, sub: isSubgroup('bwd', plan.dkdv),
+      ops: { ...base, dd: ddOp, gk: headView(out.dk, what, 'dK', shape), gv: headView(out.dv, what, 'dV', shape) },
+    });
+  }
+  if (out.dq) {
+    launch(rt, { ...common, entry: `attention_bwd_dq_v${plan.dq}`, sub: isSubgroup('bwd', plan.dq), ops: { ...base, dd: ddOp, gq: headView(out.dq, what, 'dQ', shape) } });
+  }
+  dd.dispose();
+}
+
+/** Backward on (B, H, N, Dh) tensors: dense dQ, dK, dV (null where not needed). */
+export function attentionBackward(
+  q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor, dO: Tensor, opts: AttentionOpts = {},
+  needs: { q?: boolean; kv?: boolean } = {},
+): { dq: Tensor | null; dk: Tensor | null; dv: Tensor | null } {
+  const ins = [q, k, v, o, dO].map(usable);
+  const rt = q.rt;
+  const wantQ = needs.q !== false;
+  const wantKV = needs.kv !== false;
+  const dq = wantQ ? Tensor.empty(q.shape, rt) : null;
+  let dk: Tensor | null = null;
+  let dv: Tensor | null = null;
+  if (wantKV) {
+    dk = Tensor.empty(q.shape, rt);
+    dv = Tensor.empty(q.shape, rt);
+  }
+  attentionBackwardInto(ins[0].t, ins[1].t, ins[2].t, ins[3].t, lse, ins[4].t, { dq, dk, dv }, opts);
+  for (const x of ins) if (x.copied) x.t.dispose();
+  return { dq, dk, dv };
+}
+
+/** Backward of the packed form: dQKV (B, N, 3·H·Dh) from qkv, o (B, N, H·Dh), L, dO (B, N, H·Dh). */
+export function attentionBackwardPacked(qkv: Tensor, o: Tensor, lse: Tensor, dO: Tensor, heads: number, opts: AttentionOpts = {}): Tensor {
+  const src = usable(qkv);
+  const oc = usable(o);
+  const gc = usable(dO);
+  const { q, k, v } = qkvHeads(src.t, heads);
+  const g = Tensor.empty(qkv.shape, qkv.rt);
+  const { q: gq, k: gk, v: gv } = qkvHeads(g, heads);
+  const oh = tokenMajorHeads(oc.t, heads);
+  const gh = tokenMajorHeads(gc.t, heads);
+  attentionBackwardInto(q, k, v, oh, lse, gh, { dq: gq, dk: gk, dv: gv }, opts);
+  for (const t of [q, k, v, gq, gk, gv, oh, gh]) t.dispose();
+  for (const x of [src, oc, gc]) if (x.copied) x.t.dispose();
+  return g;
+}
+
+// ---------------------------------------------------------------- attention maps
+
+/** P = softmax(s Q K^T) (B, H, N, N), for attention maps of one layer (small N only). */
+export function attentionProbs(q: Tensor, k: Tensor, opts: AttentionOpts = {}): Tensor {
+  const what = 'attention probs';
+  const shape = q.shape;
+  const { plan, scale, maxBinding } = resolve(q.rt, what, shape, { ...opts, fwd: 1, dkdv: 1, dq: 1 }, [q, k]);
+  const [B, H, N, d] = shape;
+  const bytes = B * H * N * N * 4;
+  if (bytes > maxBinding) {
+    throw new Error(`${what}: P (${B}, ${H}, ${N}, ${N}) is ${bytes} bytes, over the binding limit; request fewer images`);
+  }
+  const ins = [q, k].map(usable);
+  const P = Tensor.empty([B, H, N, N], q.rt);
+  launch(q.rt, {
+    entry: 'attention_probs',
+    sub: false,
+    ops: { q: headView(ins[0].t, what, 'q', shape), k: headView(ins[1].t, what, 'k', shape), probs: denseRows(P, what, 'P', [B, H, N, N]) },
+    B, H, N, d, scale, plan, maxBinding, what,
+  });
+  for (const x of ins) if (x.copied) x.t.dispose();
+  return P;
+}
+
+/** Attention maps from the packed qkv (B, N, 3·H·Dh): P (B, H, N, N). */
+export function attentionProbsPacked(qkv: Tensor, heads: number, opts: AttentionOpts = {}): Tensor {
+  const { q, k, v } = qkvHeads(qkv, heads);
+  const P = attentionProbs(q, k, opts);
+  for (const t of [q, k, v]) t.dispose();
+  return P;
+}

@@ -1,0 +1,212 @@
+// Fused attention (shaders/attention.wgsl) vs the float64 reference (test/reference/attention.ts).
+// The reference backward is checked by finite differences first; then every kernel version,
+// odd N (1, 3, 17, 100) and the ViT N (65, 145, 785), Dh in {8, 16, 64}, the packed qkv
+// layout, chunked launches, attention maps, and the autograd ops.
+import { describe, it, beforeAll, afterAll, expect } from 'vitest';
+import { gpu } from './helpers/gpu.js';
+import { expectClose } from './helpers/close.js';
+import { randomArray } from './helpers/random.js';
+import { refGradFD, gpuGrads, toF64 } from './helpers/gradcheck.js';
+import { Tensor } from '../src/autograd/tensor.js';
+import {
+  attentionForward, attentionForwardPacked, attentionBackward, attentionBackwardPacked, attentionProbs, attentionProbsPacked,
+  FORWARD_VERSIONS, BACKWARD_VERSIONS, type AttentionOpts,
+} from '../src/kernels/attention.js';
+import { attention, attentionPacked } from '../src/autograd/ops/attention.js';
+import {
+  attentionForwardRef, attentionBackwardRef, attentionProbsRef, unpackQkvRef, headsToTokensRef, tokensToHeadsRef, packQkvRef,
+} from './reference/attention.js';
+import type { Runtime } from '../src/kernels/runtime.js';
+
+let rt: Runtime;
+beforeAll(async () => {
+  rt = await gpu();
+  rt.poison = true;
+});
+afterAll(() => {
+  rt.poison = false;
+});
+
+const REL = 1e-4;
+
+interface Case {
+  B: number;
+  H: number;
+  N: number;
+  d: number;
+}
+
+const label = (c: Case) => `B ${c.B} H ${c.H} N ${c.N} Dh ${c.d}`;
+
+function inputs(c: Case, seed: number): Float32Array[] {
+  const n = c.B * c.H * c.N * c.d;
+  return [0, 1, 2, 3].map((i) => randomArray(n, seed * 10 + i)); // q, k, v, dO
+}
+
+async function checkDense(c: Case, opts: AttentionOpts, seed: number, backward = true): Promise<void> {
+  const { B, H, N, d } = c;
+  const shape = [B, H, N, d];
+  const scale = opts.scale ?? 1 / Math.sqrt(d);
+  const [qa, ka, va, ga] = inputs(c, seed);
+  const [q, k, v, g] = [qa, ka, va, ga].map((a) => Tensor.fromArray(a, shape));
+  const ref = attentionForwardRef(qa, ka, va, B * H, N, d, scale);
+  const { o, lse } = attentionForward(q, k, v, opts);
+  const tag = `${label(c)} ${JSON.stringify(opts)}`;
+  expectClose(await o.toArray(), ref.o, { rel: REL, what: `O ${tag}` });
+  expectClose(await lse.toArray(), ref.lse, { rel: REL, what: `L ${tag}` });
+  if (backward) {
+    const want = attentionBackwardRef(qa, ka, va, ga, B * H, N, d, scale);
+    const got = attentionBackward(q, k, v, o, lse, g, opts);
+    // With N = 1 the softmax is constant, so dQ and dK are exactly 0 and a relative bound
+    // means nothing: the kernels' dP - D then cancels to rounding (1e-8), held to 1e-6.
+    const zero = N === 1 ? { atol: 1e-6 } : {};
+    expectClose(await got.dq!.toArray(), want.dq, { rel: REL, what: `dQ ${tag}`, ...zero });
+    expectClose(await got.dk!.toArray(), want.dk, { rel: REL, what: `dK ${tag}`, ...zero });
+    expectClose(await got.dv!.toArray(), want.dv, { rel: REL, what: `dV ${tag}` });
+    for (const t of [got.dq, got.dk, got.dv]) t!.dispose();
+  }
+  for (const t of [q, k, v, g, o, lse]) t.dispose();
+}
+
+describe('attention reference', () => {
+  it('analytic backward matches central differences of the forward', () => {
+    const B = 2, N = 5, d = 3, scale = 0.7;
+    const [q, k, v] = [1, 2, 3].map((s) => toF64(randomArray(B * N * d, s)));
+    const w = randomArray(B * N * d, 4);
+    const fd = refGradFD((xs) => attentionForwardRef(xs[0], xs[1], xs[2], B, N, d, scale).o, [q, k, v], w);
+    const an = attentionBackwardRef(q, k, v, w, B, N, d, scale);
+    expectClose(an.dq, fd[0], { rel: 1e-7, what: 'dQ' });
+    expectClose(an.dk, fd[1], { rel: 1e-7, what: 'dK' });
+    expectClose(an.dv, fd[2], { rel: 1e-7, what: 'dV' });
+  });
+});
+
+// Pipelines dominate this file's time on lavapipe (it compiles each on first use, 0.3-5 s):
+// every version runs at Dh = 64 with odd N; the planned versions also at Dh = 8 and 16.
+describe('fused attention vs float64 reference (dense (B, H, N, Dh))', () => {
+  const oddN: Case[] = [
+    { B: 1, H: 1, N: 1, d: 64 },
+    { B: 1, H: 2, N: 3, d: 64 },
+    { B: 2, H: 1, N: 17, d: 64 },
+    { B: 1, H: 2, N: 100, d: 64 },
+  ];
+  for (const fwd of FORWARD_VERSIONS) {
+    it(`forward v${fwd}, odd N`, async () => {
+      for (const [i, c] of oddN.entries()) await checkDense(c, { fwd }, 100 + i, false);
+      // Blocks and tiles off the defaults, and a scale off Dh^-0.5.
+      if (fwd === 2 || fwd === 3) await checkDense({ B: 1, H: 1, N: 33, d: 64 }, { fwd, wg: 16, kb: 4, tk: 8, scale: 0.9 }, 7, false);
+    });
+  }
+  for (const ver of BACKWARD_VERSIONS) {
+    it(`backward v${ver} (dK/dV and dQ), odd N`, async () => {
+      for (const [i, c] of oddN.entries()) await checkDense(c, { fwd: 1, dkdv: ver, dq: ver }, 200 + i, true);
+      if (ver === 2) await checkDense({ B: 1, H: 1, N: 33, d: 64 }, { fwd: 1, dkdv: ver, dq: ver, wg: 16, kb: 3, scale: 0.9 }, 8, true);
+    });
+  }
+  it('planned versions, Dh = 8 and 16, odd N', async () => {
+    for (const [i, c] of [
+      { B: 1, H: 1, N: 1, d: 8 }, { B: 1, H: 2, N: 3, d: 16 }, { B: 2, H: 1, N: 17, d: 8 }, { B: 1, H: 2, N: 100, d: 16 },
+    ].entries()) {
+      await checkDense(c, {}, 300 + i, true);
+    }
+  });
+  it('ViT shapes N = 65, 145 and 785 (planned versions)', async () => {
+    await checkDense({ B: 2, H: 1, N: 65, d: 64 }, {}, 310, true);
+    await checkDense({ B: 1, H: 2, N: 145, d: 64 }, {}, 311, true);
+    await checkDense({ B: 1, H: 1, N: 785, d: 64 }, {}, 312, true);
+  });
+});
+
+describe('packed qkv (B, N, 3·H·Dh) in, (B, N, H·Dh) out', () => {
+  async function checkPacked(c: Case, opts: AttentionOpts, seed: number): Promise<void> {
+    const { B, H, N, d } = c;
+    const scale = 1 / Math.sqrt(d);
+    const qkvA = randomArray(B * N * 3 * H * d, seed);
+    const gA = randomArray(B * N * H * d, seed + 1);
+    const [qh, kh, vh] = unpackQkvRef(qkvA, B, N, H, d);
+    const gh = tokensToHeadsRef(gA, B, N, H, d);
+    const ref = attentionForwardRef(qh, kh, vh, B * H, N, d, scale);
+    const bw = attentionBackwardRef(qh, kh, vh, gh, B * H, N, d, scale);
+    const qkv = Tensor.fromArray(qkvA, [B, N, 3 * H * d]);
+    const g = Tensor.fromArray(gA, [B, N, H * d]);
+    const { o, lse } = attentionForwardPacked(qkv, H, opts);
+    expect(o.shape).toEqual([B, N, H * d]);
+    const tag = `${label(c)} ${JSON.stringify(opts)}`;
+    expectClose(await o.toArray(), headsToTokensRef(ref.o, B, N, H, d), { rel: REL, what: `packed O ${tag}` });
+    expectClose(await lse.toArray(), ref.lse, { rel: REL, what: `packed L ${tag}` });
+    const dqkv = attentionBackwardPacked(qkv, o, lse, g, H, opts);
+    expectClose(await dqkv.toArray(), packQkvRef([bw.dq, bw.dk, bw.dv], B, N, H, d), { rel: REL, what: `packed dQKV ${tag}` });
+    for (const t of [qkv, g, o, lse, dqkv]) t.dispose();
+  }
+
+  it('forward and backward, every version', async () => {
+    await checkPacked({ B: 2, H: 3, N: 17, d: 16 }, {}, 400);
+    for (const ver of BACKWARD_VERSIONS) await checkPacked({ B: 1, H: 2, N: 10, d: 64 }, { fwd: ver === 3 ? 4 : ver, dkdv: ver, dq: ver }, 410 + ver);
+  });
+
+  it('chunked launches (binding windows smaller than the tensors, unaligned starts)', async () => {
+    // A 4 KiB binding limit forces one image per chunk (N·3·H·Dh·4 = 3264 bytes per image,
+    // not a multiple of the 256-byte offset alignment, so windows start mid-image).
+    await checkPacked({ B: 5, H: 2, N: 17, d: 8 }, { maxBindingBytes: 4096 }, 420);
+    // Dh = 6: not a multiple of 4, so the fallback version takes the packed views.
+    await checkPacked({ B: 3, H: 2, N: 9, d: 6 }, { maxBindingBytes: 2048 }, 421);
+  });
+});
+
+describe('attention maps', () => {
+  it('P = softmax(s Q K^T) for dense and packed inputs', async () => {
+    const B = 2, H = 3, N = 17, d = 16;
+    const [qa, ka] = [1, 2].map((s) => randomArray(B * H * N * d, 500 + s));
+    const q = Tensor.fromArray(qa, [B, H, N, d]);
+    const k = Tensor.fromArray(ka, [B, H, N, d]);
+    const P = attentionProbs(q, k);
+    expectClose(await P.toArray(), attentionProbsRef(qa, ka, B * H, N, d, 0.25), { rel: REL, what: 'P' });
+    const qkvA = randomArray(B * N * 3 * H * d, 510);
+    const qkv = Tensor.fromArray(qkvA, [B, N, 3 * H * d]);
+    const [qh, kh] = unpackQkvRef(qkvA, B, N, H, d);
+    const Pp = attentionProbsPacked(qkv, H);
+    expectClose(await Pp.toArray(), attentionProbsRef(qh, kh, B * H, N, d, 0.25), { rel: REL, what: 'packed P' });
+    for (const t of [q, k, P, qkv, Pp]) t.dispose();
+  });
+});
+
+describe('autograd ops vs finite differences of the reference', () => {
+  it('attention(q, k, v, scale) on (B, H, N, Dh)', async () => {
+    const B = 1, H = 2, N = 5, d = 8, scale = 0.6;
+    const shape = [B, H, N, d];
+    const datas = [1, 2, 3].map((s) => randomArray(B * H * N * d, 600 + s));
+    const w = randomArray(B * H * N * d, 604);
+    const fd = refGradFD((xs) => attentionForwardRef(xs[0], xs[1], xs[2], B * H, N, d, scale).o, datas.map(toF64), w);
+    const { out, grads } = await gpuGrads(([q, k, v]) => attention(q, k, v, scale), datas.map((data) => ({ data, shape })), w);
+    expectClose(out, attentionForwardRef(datas[0], datas[1], datas[2], B * H, N, d, scale).o, { rel: REL, what: 'forward' });
+    grads.forEach((g, i) => expectClose(g!, fd[i], { rel: REL, what: `d/d ${'qkv'[i]}` }));
+  });
+
+  it('attentionPacked(qkv, heads, scale) on (B, N, 3·H·Dh)', async () => {
+    const B = 2, H = 2, N = 4, d = 3, scale = 0.8;
+    const data = randomArray(B * N * 3 * H * d, 610);
+    const w = randomArray(B * N * H * d, 611);
+    const f = (xs: Float64Array[]) => {
+      const [q, k, v] = unpackQkvRef(xs[0], B, N, H, d);
+      return headsToTokensRef(attentionForwardRef(q, k, v, B * H, N, d, scale).o, B, N, H, d);
+    };
+    const fd = refGradFD(f, [toF64(data)], w);
+    const { out, grads } = await gpuGrads(([x]) => attentionPacked(x, H, scale), [{ data, shape: [B, N, 3 * H * d] }], w);
+    expectClose(out, f([toF64(data)]), { rel: REL, what: 'packed forward' });
+    expectClose(grads[0]!, fd[0], { rel: REL, what: 'd/d qkv' });
+  });
+
+  it('saved tensors are freed by backward; only q gets a gradient when k, v are constants', async () => {
+    const live0 = rt.counters.bytesLive;
+    const shape = [1, 2, 7, 8];
+    const datas = [1, 2, 3].map((s) => randomArray(2 * 7 * 8, 620 + s));
+    const w = randomArray(2 * 7 * 8, 624);
+    const { grads } = await gpuGrads(([q, k, v]) => attention(q, k, v), datas.map((data, i) => ({ data, shape, wantGrad: i === 0 })), w);
+    expect(grads[0]).not.toBeNull();
+    expect(grads[1]).toBeNull();
+    expect(grads[2]).toBeNull();
+    const want = attentionBackwardRef(datas[0], datas[1], datas[2], w, 2, 7, 8, 1 / Math.sqrt(8));
+    expectClose(grads[0]!, want.dq, { rel: REL, what: 'dQ alone' });
+    expect(rt.counters.bytesLive).toBe(live0);
+  });
+});

@@ -142,12 +142,13 @@ export class ParameterStore {
     for (const b of this.buckets) fill(b.grad, 0);
   }
 
-  /** Host copy of every parameter by name (checkpointing). */
+  /** Host copy of every parameter by name, in registration order (checkpointing). */
   async stateDict(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+    const all = await Promise.all(this.buckets.map((b) => b.param.toArray()));
     const out = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const b of this.buckets) {
-      const all = await b.param.toArray();
-      for (const s of b.segments) out.set(s.name, { shape: [...s.param.shape], data: all.slice(s.start, s.start + s.size) });
+    for (const [name] of this.module.namedParameters()) {
+      const s = this.byName.get(name)!;
+      out.set(name, { shape: [...s.param.shape], data: all[s.bucket].slice(s.start, s.start + s.size) });
     }
     return out;
   }

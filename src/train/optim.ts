@@ -99,6 +99,19 @@ abstract class Optimizer {
     this.states = store.buckets.map((b) => new BucketState(b));
   }
 
+  /** Steps taken by each segment of bucket `bi` (PyTorch keeps one count per parameter). */
+  segmentSteps(bi: number): readonly number[] {
+    return this.states[bi].steps;
+  }
+
+  /** Restore per-segment step counts (resuming from a checkpoint). */
+  setSegmentSteps(bi: number, steps: readonly number[]): void {
+    const st = this.states[bi].steps;
+    if (steps.length !== st.length) throw new Error(`setSegmentSteps: bucket ${bi} has ${st.length} segments, got ${steps.length}`);
+    steps.forEach((v, i) => (st[i] = v));
+    this.t = Math.max(this.t, ...steps);
+  }
+
   /** Freeze / unfreeze parameters whose name matches (e.g. DINO's last layer in epoch 0). */
   setFrozen(pred: (name: string) => boolean, frozen: boolean): void {
     for (const s of this.states) s.setFrozen(pred, frozen);

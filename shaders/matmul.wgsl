@@ -20,24 +20,37 @@
 // and of B (its 4 columns); row i of A reaches all lanes through subgroupShuffle (from lane
 // i / 4), and acc[i] += A[m0 + i, k..k+3] * Bblock is 16 multiply-adds per lane.
 //
-// Why v4/v5 exist (lavapipe, measured with GALLIVM_DEBUG=asm, Mesa 25.0 / LLVM 15): lavapipe
-// runs 8 invocations in the 8 lanes of an AVX2 register. Arithmetic is cheap (mul + add, one
-// blend per write to a loop-carried variable), but every storage-buffer load whose address is
-// not a compile-time constant becomes a loop over the 8 lanes, each with an exec-mask test, a
-// descriptor reload and a bounds check: ~13 instructions per lane for a scalar, ~40 for a
-// vec4. Workgroup memory is not much cheaper. So loads, not FLOPs, set the speed: v4/v5 load
-// each A and B value once per subgroup and spread it with subgroupShuffle (one vpermd), which
-// raises the multiply-adds per loaded value from 4-8 (v2) to 32 (SG = 8). v5 loads vec4s
-// (3x fewer per-lane loop iterations than v4's scalars) when the layout allows it.
+// Why v4/v5 exist (lavapipe, read with GALLIVM_DEBUG=asm, Mesa 25.0 / LLVM 15): lavapipe runs
+// 8 invocations in the 8 lanes of an AVX2 register. Arithmetic is cheap (mul + add, one blend
+// per write to a loop-carried variable), but every storage-buffer load whose address is not a
+// compile-time constant becomes a loop over the 8 lanes, each with an exec-mask test, a
+// descriptor reload and a bounds check: ~13 instructions per lane for a scalar, ~40 for a vec4.
+// Uniform buffers, textures and workgroup memory cost about the same (2.0-3.2 ns per lane-vec4
+// against 2.7, measured), and with v5's loads replaced by arithmetic its loop runs ~4x faster.
+// So loads set the speed: v4/v5 load each A and B value once per subgroup and spread it with
+// subgroupShuffle (one vpermd), raising the multiply-adds per loaded float from 4 (v2) to 16.
+// v5 loads vec4s: a quarter of v4's per-lane loops (~20% less CPU time, measured).
 //
-// | version | idea                                                      | GFLOPS qkv | adapter     | commit |
-// |---------|-----------------------------------------------------------|------------|-------------|--------|
-// | v1      | naive: one output per thread, K loop, scalar loads        | see below  |             |        |
-// | v2      | 8x8 outputs per thread in registers, clamped scalar loads | see below  |             |        |
-// | v3      | 64x64x16 workgroup-memory tiles, 4x4 outputs per thread   | see below  |             |        |
-// | v4      | subgroup tile (4 SG)^2, shuffled A rows, scalar loads     | see below  |             |        |
-// | v5      | v4 with vec4 loads (K % 4 == 0 and aligned layouts)       | see below  |             |        |
-// (the measured rows are filled from bench/results; see the table at the end of this header)
+// qkv = 785x384 @ (1152x384)^T, the ViT-S/8 Linear. GFLOPS: wall clock / on the driver
+// workers' CPU time (2 M N K over cpu_ms / 2, what the kernel does with both cores to itself;
+// these shared machines ran at load averages of 2-9, so wall times are inflated). From
+// bench/results/*-matmul.json; `*` marks the version the launcher picks on that adapter.
+// (1) measured on the working tree over be50549 (lavapipe) and 40dbfcc (SwiftShader), in the
+// change that lands this table.
+// | version | idea                                                | lavapipe       | SwiftShader  | commit   |
+// |---------|-----------------------------------------------------|----------------|--------------|----------|
+// | v1      | naive: one output per thread, K loop, scalar loads  | 1.36 / 2.3     | 0.06 / 0.3   | (1)      |
+// | v2      | 8x8 outputs per thread in registers, clamped loads  | 8.43 / 14.9    | 0.72 / 2.9 * | (1)      |
+// | v3      | 64x64x16 workgroup-memory tiles, 4x4 per thread     | 2.52 / 4.2     | 0.09 / 0.5   | (1)      |
+// | v4      | subgroup tile (4 SG)^2, shuffled A rows, scalars    | 15.74 / 29.9   | 0.38 / 2.6   | (1)      |
+// | v5      | v4 with vec4 loads (K % 4 == 0, aligned layouts)    | 22.42 / 38.8 * | 0.38 / 2.6   | (1)      |
+// Tried on lavapipe and not kept (CPU time on qkv, same sessions): v4/v5 with their row loop
+// left to the compiler: 4x slower (acc and the shuffle lane indexed at run time); 8 columns per
+// lane (a 32x64 subgroup tile, 25% fewer loads per FMA): no gain, 31-42 vs 31 ms; the k step
+// split in two halves to cut live registers: no gain; workgroups of 8, 16, 32 threads: equal,
+// 64: 15-30% slower (too few workgroups per thread). Dawn's disable_robustness: 7-11% less CPU
+// time (v5 33.0 vs 35.6 ms), opt-in only (`bench --no-robustness`). Real GPUs: v3 is the
+// default by design, not yet measured (no GPU here).
 //
 // The subgroup versions need the 'subgroups' feature: on devices without it the launcher cuts
 // the `enable` line and everything from the subgroup-section marker line on.

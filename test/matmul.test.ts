@@ -175,6 +175,19 @@ describe('matmul: inputs, choice of version, errors', () => {
     for (const t of [a, b]) t.dispose();
   });
 
+  it('K = 0: the product is zero and only the epilogue remains (as in PyTorch)', async () => {
+    const a = Tensor.fromArray([], [3, 0]);
+    const b = Tensor.fromArray([], [0, 5]);
+    const bias = Tensor.fromArray([1, 2, 3, 4, 5], [5]);
+    for (const v of MATMUL_VERSIONS.filter(available)) {
+      if (ineligible(v, rt, matmulProblem(a.shape, b.shape))) continue;
+      const y = matmul(a, b, { bias, version: v });
+      expect(Array.from(await y.toArray())).toEqual([1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2, 3, 4, 5]);
+      y.dispose();
+    }
+    for (const t of [a, b, bias]) t.dispose();
+  });
+
   it('raises errors that name the shapes', () => {
     const a = Tensor.fromArray(randomArray(6, 1), [2, 3]);
     const b = Tensor.fromArray(randomArray(8, 2), [4, 2]);

@@ -2,9 +2,8 @@
 // in the report schema of bench/harness.ts, and writes bench/results/<adapter-key>-<suite>.json
 // plus a Markdown table when asked.
 //
-// Suites are registered here: matmul, softmax, layernorm (what the CLI documents).
-// TODO: register the other benches in bench/ (attention, vlad, ema, dino-loss; data has its own
-// row type) once their owners settle their options; until then they run on their own.
+// Suites are registered here: matmul, softmax, layernorm, attention, dino-loss, ema, vlad.
+// (bench/data.ts measures the data loaders and has its own row type.)
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +14,10 @@ import { printTable, progress, type BenchReport, type BenchRow } from './harness
 import { benchMatmul } from './matmul.js';
 import { benchSoftmax } from './softmax.js';
 import { benchLayernorm } from './layernorm.js';
+import { benchAttention } from './attention.js';
+import { benchDinoLoss } from './dino-loss.js';
+import { benchEma } from './ema.js';
+import { benchVlad } from './vlad.js';
 
 export interface SuiteOpts {
   repeat?: number;
@@ -29,6 +32,10 @@ export const SUITES: Record<string, Suite> = {
   matmul: benchMatmul,
   softmax: benchSoftmax,
   layernorm: benchLayernorm,
+  attention: benchAttention,
+  'dino-loss': benchDinoLoss,
+  ema: benchEma,
+  vlad: benchVlad,
 };
 
 export function suiteNames(): string[] {

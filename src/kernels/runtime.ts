@@ -75,6 +75,7 @@ export class Runtime {
     readonly adapter: AdapterSummary,
   ) {
     this.pool = new BufferPool(device, undefined, 'tensor', device.limits.maxBufferSize);
+    this.sleepBeforeWait = adapter.isSoftware;
     // MAP_READ | COPY_DST staging buffers for readback.
     this.readPool = new BufferPool(device, 0x0001 | 0x0008, 'readback');
     this.pipelines = new PipelineCache(device);
@@ -230,8 +231,32 @@ export class Runtime {
   /** Wait until the GPU has finished all submitted work (and surface errors). */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.idleWait(() => this.device.queue.onSubmittedWorkDone());
     await this.checkErrors();
+  }
+
+  /**
+   * Dawn's Node binding spins the JS thread (ProcessEvents, again and again) while any GPU
+   * promise is pending. On a software adapter that thread competes with the driver's own
+   * worker threads: on a 2-core machine the GPU loses half its CPU. So before waiting we
+   * sleep, without spinning, for most of what recent waits took, and only then ask Dawn for
+   * the promise. Waits of similar length (training steps, benchmark repeats) then cost
+   * almost no CPU. On real GPUs spinning costs nothing the GPU needs: off by default.
+   */
+  sleepBeforeWait = false; // set in the constructor: adapter.isSoftware, or $MEDIVLAD_SLEEPY_WAIT
+  private waitEstimateMs = 0;
+
+  private async idleWait<T>(wait: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    const nap = this.sleepBeforeWait && this.waitEstimateMs > 2 ? 0.75 * this.waitEstimateMs : 0;
+    if (nap > 0) await new Promise((r) => setTimeout(r, nap));
+    const t1 = performance.now();
+    const v = await wait();
+    const t2 = performance.now();
+    // Finished within a millisecond of waking: we probably overslept; shrink the estimate fast.
+    if (nap > 0 && t2 - t1 < 1) this.waitEstimateMs *= 0.5;
+    else this.waitEstimateMs = 0.5 * this.waitEstimateMs + 0.5 * (t2 - t0);
+    return v;
   }
 
   // ---------------------------------------------------------------- memory
@@ -277,7 +302,7 @@ export class Runtime {
     this.flush();
     this.counts.readbacks++;
     try {
-      await staging.mapAsync(0x0001 /* READ */, 0, size);
+      await this.idleWait(() => staging.mapAsync(0x0001 /* READ */, 0, size));
     } catch (e) {
       await this.checkErrors();
       throw new Error(`read: mapAsync failed: ${(e as Error).message}`);

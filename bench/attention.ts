@@ -5,8 +5,8 @@
 //
 // Cases: ViT-S/8 heads, Dh = 64, H = 6, N = 65 (64 px), 145 (96 px crops), 785 (224 px), for
 //   B·H = 6 (one image) and 48 (8 images). Forward, and forward + backward (dQ, dK, dV).
-//   Every version runs at N = 785, B·H = 6 (the rows of the shader's table); elsewhere the
-//   planned one. One more row, "memory", runs the planned fused forward + backward once at
+//   Every version runs at N = 785, B·H = 6 (the rows of the shader's table), also each backward
+//   pass alone (GFLOPS there count the products the pass executes); elsewhere the planned one. One more row, "memory", runs the planned fused forward + backward once at
 //   B·H = 384 (64 images at 224 px) to record its peak and largest buffer.
 // GFLOPS use the nominal count of the unfused algorithm: forward 4·B·H·N²·Dh (two matmuls),
 //   forward + backward 14·B·H·N²·Dh (seven). The fused backward recomputes S (twice) and dP
@@ -18,7 +18,7 @@
 import type { Runtime } from '../src/kernels/runtime.js';
 import { Tensor } from '../src/autograd/tensor.js';
 import {
-  attentionForward, attentionBackward, planAttention, FORWARD_VERSIONS, BACKWARD_VERSIONS, type AttentionOpts,
+  attentionForward, attentionBackward, planAttention, subgroupIneligible, FORWARD_VERSIONS, BACKWARD_VERSIONS, type AttentionOpts,
 } from '../src/kernels/attention.js';
 import { matmul } from '../src/kernels/matmul.js';
 import { softmaxForward, softmaxBackward } from '../src/kernels/softmax.js';
@@ -133,6 +133,14 @@ function fusedFwdBwd(x: Inputs, opts: AttentionOpts): () => void {
 }
 
 /** S = s Q K^T, P = softmax(S), O = P V, with (B·H, N, Dh) views of the operands. */
+/** One backward pass alone (dK/dV, or dQ), after a forward done once outside the timing. */
+function fusedPass(x: Inputs, opts: AttentionOpts, fwd: { o: Tensor; lse: Tensor }, kv: boolean): () => void {
+  return () => {
+    const gr = attentionBackward(x.q, x.k, x.v, fwd.o, fwd.lse, x.g, opts, { q: !kv, kv });
+    for (const t of [gr.dq, gr.dk, gr.dv]) t?.dispose();
+  };
+}
+
 function unfused(x: Inputs, bh: number, n: number, backward: boolean): () => void {
   const s = 1 / Math.sqrt(DH);
   const [q, k, v, g] = [x.q, x.k, x.v, x.g].map((t) => t.view([bh, n, DH]));
@@ -191,16 +199,19 @@ export async function benchAttention(rt: Runtime, opts: { repeat?: number; filte
     const x = makeInputs(rt, c.bh, c.n);
     const plan = planAttention(rt, c.n, DH, [x.q, x.k, x.v, x.g]);
     const allVersions = c.n === 785 && c.bh === 6;
+    const subgroupOk = subgroupIneligible(rt, DH, [x.q, x.k, x.v, x.g]) === null;
+    const fwdVersions = FORWARD_VERSIONS.filter((v) => v !== 4 || subgroupOk);
+    const bwdVersions = BACKWARD_VERSIONS.filter((v) => v !== 3 || subgroupOk);
     for (const backward of [false, true]) {
       const pass = backward ? 'fwd+bwd' : 'fwd';
       const flop = (backward ? 14 : 4) * c.bh * c.n * c.n * DH;
       const variants: { kernel: string; opts: AttentionOpts; picked: boolean }[] = [];
       if (!backward) {
-        for (const fwd of allVersions ? FORWARD_VERSIONS : [plan.fwd]) {
+        for (const fwd of allVersions ? fwdVersions : [plan.fwd]) {
           variants.push({ kernel: `attention ${pass} v${fwd}`, opts: { fwd }, picked: fwd === plan.fwd });
         }
       } else {
-        for (const b of allVersions ? BACKWARD_VERSIONS : [plan.dkdv]) {
+        for (const b of allVersions ? bwdVersions : [plan.dkdv]) {
           // Each backward version after the planned forward.
           variants.push({ kernel: `attention ${pass} v${plan.fwd}+bwd v${b}`, opts: { dkdv: b, dq: b }, picked: b === plan.dkdv });
         }
@@ -248,6 +259,26 @@ export async function benchAttention(rt: Runtime, opts: { repeat?: number; filte
           cpu_ratio_vs_unfused: tm.cpu_ms && tu.cpu_ms ? tu.cpu_ms / tm.cpu_ms : null,
         });
       }
+    }
+    if (allVersions) {
+      // Each backward pass alone, every version (the D kernel runs with each).
+      const fwd = attentionForward(x.q, x.k, x.v, { fwd: plan.fwd });
+      for (const kv of [true, false]) {
+        for (const b of bwdVersions) {
+          const kernel = `attention bwd ${kv ? 'dkdv' : 'dq'} v${b}`;
+          if (!want(kernel, shape)) continue;
+          progress(`attention ${shape}: ${kernel}`);
+          const flop = (kv ? 8 : 6) * c.bh * c.n * c.n * DH; // products it executes: S, dP (+ dV, dK | dQ)
+          const tm = await timeOurs(rt, fusedPass(x, { dkdv: b, dq: b }, fwd, kv), b === plan.dkdv ? repeat : Math.min(repeat, 3));
+          rows.push({
+            kernel, shape, ms_median: tm.ms_median, ms_min: tm.ms_min, ms_max: tm.ms_max, gflops: gflops(flop, tm.ms_median),
+            peers: {}, pass: kv ? 'bwd dkdv' : 'bwd dq', n: c.n, bh: c.bh, dh: DH, picked: b === plan.dkdv,
+            cpu_ms: tm.cpu_ms, first_ms: tm.first_ms, inner: tm.inner, flop_counted: 'executed',
+          });
+        }
+      }
+      fwd.o.dispose();
+      fwd.lse.dispose();
     }
     for (const t of [x.q, x.k, x.v, x.g]) t.dispose();
   }

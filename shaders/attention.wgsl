@@ -1,40 +1,53 @@
 // attention: fused multi-head attention, forward and backward (flash-style, non-causal).
 //
-// Math, per (batch b, head h), with s the scale (Dh^-0.5 in ViT):
+// Math, per (batch b, head h), s the scale (Dh^-0.5 in ViT):
 //   S = s Q K^T,  P = softmax_rows(S),  O = P V,  L_i = log Σ_j exp(S_ij)  (row logsumexp)
-//   Forward keeps, per query row, a running max m and sum l (online softmax): a block of
-//   keys with scores S_ij rescales the accumulator by exp(m_old - m_new) once, so the N×N
-//   matrix is never stored; only O and L (N floats) are written.
+//   Forward: per query row a running max m and sum l (online softmax); a block of keys
+//   rescales the accumulator by exp(m_old - m_new) once, so the N×N matrix is never stored:
+//   only O and L (N floats per head) are written.
 //   Backward, recomputing P_ij = exp(S_ij - L_i) from the saved L:
-//     D_i  = Σ_c dO_ic O_ic                      (= Σ_j P_ij dP_ij)
-//     dP   = dO V^T,  dS_ij = P_ij (dP_ij - D_i)
-//     dV   = P^T dO,  dK = s dS^T Q,  dQ = s dS K
-//   dK/dV come from one pass over the queries per key (each invocation owns a key row),
-//   dQ from one pass over the keys per query: no atomics, no N×N buffer, deterministic.
-// Shapes: Q, K, V, O, dO, dQ, dK, dV are (B, H, N, Dh) *views*: element (b, h, i, c) sits at
-//   off + b·sb + h·sh + i·sn + c, with (off, sb, sh, sn) a vec4 uniform per operand. So the
-//   same kernels read the packed ViT qkv (B, N, 3·H·Dh) (sn = 3·H·Dh, sh = Dh, offsets 0,
-//   H·Dh, 2·H·Dh) and write O and dQKV in token-major layout: no permute copies.
-//   L, D: (B, H, N) dense. The dispatch grid is (⌈N / WG⌉, B·H): wid.y = b·H + h.
-// Threads (lavapipe runs 8 invocations per SIMD vector, a workgroup on one CPU thread):
-//   forward and dQ: one invocation per query row i; its q row, accumulator (and dO row) live
-//   in private arrays; K and V rows are read at addresses uniform across the workgroup, so
-//   they are scalar loads broadcast to the lanes. dK/dV: one invocation per key row j; Q, dO,
-//   L, D are the uniform reads. Tail rows are clamped to N - 1 and masked, never skipped
-//   (0 · NaN from a poisoned row past the end would still be NaN).
-// Traffic and work per (b, h): forward reads Q, O-writes once (N·Dh each) and reads K, V
-//   ⌈N / WG⌉ times (from cache); 4·N²·Dh FLOPs, ~N² exps. Backward: 14·N²·Dh FLOPs (S and
-//   dP are recomputed in both passes), 2·N² exps. FLOP/byte ≈ N/2: compute bound.
+//     D_i = Σ_c dO_ic O_ic  (= Σ_j P_ij dP_ij),  dP = dO V^T,  dS_ij = P_ij (dP_ij - D_i)
+//     dV = P^T dO,  dK = s dS^T Q,  dQ = s dS K
+//   dK and dV come from one pass over the queries per key row, dQ from one pass over the keys
+//   per query row: no atomics, no N×N buffer, deterministic (each output element is summed by
+//   one invocation in a fixed order). The price is recomputing S and dP in both passes.
+// Shapes: Q, K, V, O, dO, dQ, dK, dV are (B, H, N, Dh) *views*: element (b, h, i, c) at
+//   off + b·sb + h·sh + i·sn + c, (off, sb, sh, sn) a vec4 uniform per operand. So the same
+//   kernels read the packed ViT qkv (B, N, 3·H·Dh) (sn = 3·H·Dh, sh = Dh, offsets 0, H·Dh,
+//   2·H·Dh) and write O (B, N, H·Dh) and dQKV (B, N, 3·H·Dh) in place: no permute copies.
+//   L, D: (B, H, N) dense. Grid (⌈N / rows per workgroup⌉, B·H): wid.y = b·H + h.
+// Threads: v1/v2/v3 and bwd v1/v2: one invocation per owned row (a query for the forward and
+//   dQ, a key for dK/dV), its rows in private arrays, the streamed rows read from global (or,
+//   v3, workgroup) memory at addresses shared by the workgroup. Forward v4 and bwd v3: one
+//   subgroup per workgroup, four owned rows per lane, streamed rows loaded once per subgroup
+//   and spread by subgroupShuffle (see the subgroup section for why). Tail rows are clamped
+//   to N - 1 and masked, never skipped: 0 · NaN from a poisoned row would still be NaN.
+// Traffic and work per (b, h): Q, K, V read, O written once (4·N·Dh floats), K and V re-read
+//   once per row block (from cache); forward 4·N²·Dh FLOPs and N² exps; backward 14·N²·Dh
+//   FLOPs (7 products: S and dP twice) and 2·N² exps. FLOP per byte ~ N / 4: compute bound.
 //
-// | version                  | idea                                                | measured | adapter | commit |
-// |--------------------------|-----------------------------------------------------|----------|---------|--------|
-// | attention_forward_v1     | query per invocation, key by key online softmax     | -        | -       | -      |
-// | attention_forward_v2     | v1 + blocks of KB keys in registers, 1 rescale each | -        | -       | -      |
-// | attention_forward_v3     | v2 + K/V tiles of TK keys in workgroup memory       | -        | -       | -      |
-// | attention_bwd_dkdv_v1    | key per invocation, query by query                  | -        | -       | -      |
-// | attention_bwd_dkdv_v2    | v1 + blocks of KB queries in registers              | -        | -       | -      |
-// | attention_bwd_dq_v1      | query per invocation, key by key                    | -        | -       | -      |
-// | attention_bwd_dq_v2      | v1 + blocks of KB keys in registers                 | -        | -       | -      |
+// Measured by bench/attention.ts at N = 785, B·H = 6, Dh = 64 (one 224 px image), same run per
+// adapter. lavapipe = llvmpipe (Mesa 25.0.7, LLVM 15), 2 cores shared with other jobs: wall ms
+// (median) / CPU ms of the driver's threads per launch (steadier under load) / GFLOPS on wall
+// time. H200 = NVIDIA H200 through Dawn's Vulkan backend, wall ms. GFLOPS count the products
+// a row executes: forward 4·N²·Dh per head, dK/dV pass 8, dQ pass 6 (each with the D kernel).
+// Same runs, unfused composition (our matmul + softmax, N×N scores stored): forward lavapipe
+// 104 / 102 ms, H200 0.54 ms; forward + backward lavapipe 324 / 364 ms, H200 1.67 ms. Planned
+// fused forward + backward: lavapipe (v4, v3) 212 / 238 ms = 1.52x faster than unfused; H200
+// (v3, v1) 2.71 ms = 0.62x (its unfused matmuls win there; a tiled GPU backward is missing).
+// | version                | idea                                                  | lavapipe ms / cpu / GFLOPS | H200 ms | commit        |
+// |------------------------|-------------------------------------------------------|----------------------------|---------|---------------|
+// | attention_forward_v1   | query per invocation, key by key online softmax       | 635 / 798 / 1.5            | 1.19    | d077734-dirty |
+// | attention_forward_v2   | v1 + blocks of KB keys in registers, 1 rescale each   | 299 / 380 / 3.2            | 1.19    | d077734-dirty |
+// | attention_forward_v3   | v2 + K/V tiles of TK keys in workgroup memory (GPUs)  | 485 / 627 / 2.0            | 0.83    | d077734-dirty |
+// | attention_forward_v4   | subgroup: 4 rows per lane, shuffled K/V, lazy rescale | 63.5 / 74 / 14.9           | -       | d077734-dirty |
+// | attention_bwd_dkdv_v1  | key row per invocation, query by query                | 1047 / 1319 / 1.8          | 1.06    | d077734-dirty |
+// | attention_bwd_dkdv_v2  | v1 + blocks of KB queries in registers                | 603 / 805 / 3.1            | 1.73    | d077734-dirty |
+// | attention_bwd_dkdv_v3  | subgroup, as forward v4                               | 88.8 / 115 / 21.3          | -       | d077734-dirty |
+// | attention_bwd_dq_v1    | query row per invocation, key by key                  | 723 / 958 / 2.0            | 1.12    | d077734-dirty |
+// | attention_bwd_dq_v2    | v1 + blocks of KB keys in registers                   | 453 / 554 / 3.1            | 1.69    | d077734-dirty |
+// | attention_bwd_dq_v3    | subgroup, as forward v4                               | 69.6 / 68 / 20.4           | -       | d077734-dirty |
+// ("-": the subgroup versions need subgroups of a fixed size 4 or 8; NVIDIA's are 32.)
 // Also: attention_bwd_dot (D), attention_probs (P for attention maps, small N only).
 
 enable subgroups;

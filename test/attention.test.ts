@@ -3,6 +3,7 @@
 // odd N (1, 3, 17, 100) and the ViT N (65, 145, 785), Dh in {8, 16, 64}, the packed qkv
 // layout, chunked launches, attention maps, and the autograd ops.
 import { describe, it, beforeAll, afterAll, expect } from 'vitest';
+import { getRuntime } from '../src/kernels/current.js';
 import { gpu } from './helpers/gpu.js';
 import { expectClose } from './helpers/close.js';
 import { randomArray } from './helpers/random.js';
@@ -10,13 +11,15 @@ import { refGradFD, gpuGrads, toF64 } from './helpers/gradcheck.js';
 import { Tensor } from '../src/autograd/tensor.js';
 import {
   attentionForward, attentionForwardPacked, attentionBackward, attentionBackwardPacked, attentionProbs, attentionProbsPacked,
-  FORWARD_VERSIONS, BACKWARD_VERSIONS, type AttentionOpts,
+  FORWARD_VERSIONS, BACKWARD_VERSIONS, attentionSubgroupSize, type AttentionOpts,
 } from '../src/kernels/attention.js';
-import { attention, attentionPacked } from '../src/autograd/ops/attention.js';
+import { attention, attentionPacked, attentionMaps } from '../src/autograd/ops/attention.js';
 import {
   attentionForwardRef, attentionBackwardRef, attentionProbsRef, unpackQkvRef, headsToTokensRef, tokensToHeadsRef, packQkvRef,
 } from './reference/attention.js';
 import type { Runtime } from '../src/kernels/runtime.js';
+import { reflectShader } from '../src/kernels/shader-reflection.js';
+import source from '../shaders/attention.wgsl';
 
 let rt: Runtime;
 beforeAll(async () => {
@@ -90,8 +93,15 @@ describe('fused attention vs float64 reference (dense (B, H, N, Dh))', () => {
     { B: 2, H: 1, N: 17, d: 64 },
     { B: 1, H: 2, N: 100, d: 64 },
   ];
+  // The subgroup versions (forward v4, backward v3) run where subgroups are 4 or 8 wide
+  // (lavapipe); elsewhere (NVIDIA: 32) the launcher must refuse them with a clear error.
+  const refusesSubgroups = (subgroupVersion: boolean) => subgroupVersion && attentionSubgroupSize(getRuntime()) === null;
   for (const fwd of FORWARD_VERSIONS) {
     it(`forward v${fwd}, odd N`, async () => {
+      if (refusesSubgroups(fwd === 4)) {
+        await expect(checkDense(oddN[1], { fwd }, 100, false)).rejects.toThrow(/subgroups of a fixed size/);
+        return;
+      }
       for (const [i, c] of oddN.entries()) await checkDense(c, { fwd }, 100 + i, false);
       // Blocks and tiles off the defaults, and a scale off Dh^-0.5.
       if (fwd === 2 || fwd === 3) await checkDense({ B: 1, H: 1, N: 33, d: 64 }, { fwd, wg: 16, kb: 4, tk: 8, scale: 0.9 }, 7, false);
@@ -99,6 +109,10 @@ describe('fused attention vs float64 reference (dense (B, H, N, Dh))', () => {
   }
   for (const ver of BACKWARD_VERSIONS) {
     it(`backward v${ver} (dK/dV and dQ), odd N`, async () => {
+      if (refusesSubgroups(ver === 3)) {
+        await expect(checkDense(oddN[1], { fwd: 1, dkdv: ver, dq: ver }, 200, true)).rejects.toThrow(/subgroups of a fixed size/);
+        return;
+      }
       for (const [i, c] of oddN.entries()) await checkDense(c, { fwd: 1, dkdv: ver, dq: ver }, 200 + i, true);
       if (ver === 2) await checkDense({ B: 1, H: 1, N: 33, d: 64 }, { fwd: 1, dkdv: ver, dq: ver, wg: 16, kb: 3, scale: 0.9 }, 8, true);
     });
@@ -141,7 +155,10 @@ describe('packed qkv (B, N, 3·H·Dh) in, (B, N, H·Dh) out', () => {
 
   it('forward and backward, every version', async () => {
     await checkPacked({ B: 2, H: 3, N: 17, d: 16 }, {}, 400);
-    for (const ver of BACKWARD_VERSIONS) await checkPacked({ B: 1, H: 2, N: 10, d: 64 }, { fwd: ver === 3 ? 4 : ver, dkdv: ver, dq: ver }, 410 + ver);
+    for (const ver of BACKWARD_VERSIONS) {
+      if (ver === 3 && attentionSubgroupSize(getRuntime()) === null) continue; // covered by the refusal tests above
+      await checkPacked({ B: 1, H: 2, N: 10, d: 64 }, { fwd: ver === 3 ? 4 : ver, dkdv: ver, dq: ver }, 410 + ver);
+    }
   });
 
   it('chunked launches (binding windows smaller than the tensors, unaligned starts)', async () => {
@@ -166,7 +183,9 @@ describe('attention maps', () => {
     const [qh, kh] = unpackQkvRef(qkvA, B, N, H, d);
     const Pp = attentionProbsPacked(qkv, H);
     expectClose(await Pp.toArray(), attentionProbsRef(qh, kh, B * H, N, d, 0.25), { rel: REL, what: 'packed P' });
-    for (const t of [q, k, P, qkv, Pp]) t.dispose();
+    const Pm = attentionMaps(qkv, H, 0.3);
+    expectClose(await Pm.toArray(), attentionProbsRef(qh, kh, B * H, N, d, 0.3), { rel: REL, what: 'attentionMaps, scale 0.3' });
+    for (const t of [q, k, P, qkv, Pp, Pm]) t.dispose();
   });
 });
 
@@ -208,5 +227,17 @@ describe('autograd ops vs finite differences of the reference', () => {
     const want = attentionBackwardRef(datas[0], datas[1], datas[2], w, 2, 7, 8, 1 / Math.sqrt(8));
     expectClose(grads[0]!, want.dq, { rel: REL, what: 'dQ alone' });
     expect(rt.counters.bytesLive).toBe(live0);
+  });
+});
+
+describe('attention.wgsl header', () => {
+  it('its version table lists exactly the versioned entry points of the shader', () => {
+    const entries = [...reflectShader('attention', source).keys()].filter((e) => /_v\d+$/.test(e)).sort();
+    const rows = [...source.matchAll(/^\/\/ \| (\w+_v\d+)\s+\|/gm)].map((m) => m[1]).sort();
+    expect(rows).toEqual(entries);
+    expect(entries).toEqual([
+      ...FORWARD_VERSIONS.map((v) => `attention_forward_v${v}`),
+      ...BACKWARD_VERSIONS.flatMap((v) => [`attention_bwd_dkdv_v${v}`, `attention_bwd_dq_v${v}`]),
+    ].sort());
   });
 });

@@ -73,7 +73,7 @@ function sourceFor(rt: Runtime): string {
 const isSubgroup = (pass: 'fwd' | 'bwd', v: number) => (pass === 'fwd' ? v === 4 : v === 3);
 
 /** Why the subgroup versions cannot run these operands, or null when they can. */
-function subgroupIneligible(rt: Runtime, d: number, views: Tensor[]): string | null {
+export function subgroupIneligible(rt: Runtime, d: number, views: Tensor[]): string | null {
   if (attentionSubgroupSize(rt) === null) return 'needs subgroups of a fixed size 4 or 8';
   if (d % 4 !== 0) return `needs Dh % 4 == 0 (Dh = ${d})`;
   for (const t of views) {
@@ -83,15 +83,16 @@ function subgroupIneligible(rt: Runtime, d: number, views: Tensor[]): string | n
 }
 
 /**
- * Default plan, from the measurements in the shader's table. Real GPUs: workgroup-memory tiles
- * forward, register-blocked backward. CPU adapters (lavapipe) with subgroups of 4 or 8: the
- * subgroup versions (loads are what costs there); otherwise v1, whose code stays small: with a
- * small Dh, LLVM unrolls v2's loops completely and one pipeline takes 10-15 s to compile.
+ * Default plan, from the measurements in the shader's table. Real GPUs (H200): workgroup-memory
+ * tiles forward (v3), the plain row-per-thread backward (v1 beat v2's register blocks there).
+ * CPU adapters (lavapipe) with subgroups of 4 or 8: the subgroup versions (loads are what costs
+ * there, 5-10x); otherwise v1, whose code stays small: with a small Dh, LLVM unrolls v2's loops
+ * completely and one pipeline takes 10-15 s to compile.
  */
 export function planAttention(rt: Runtime, n: number, d: number, views: Tensor[] = []): AttentionPlan {
   void n;
   const base = { wg: 64, kb: 8, tk: 32 };
-  if (rt.adapter.family === 'gpu') return { fwd: 3, dkdv: 2, dq: 2, ...base };
+  if (rt.adapter.family === 'gpu') return { fwd: 3, dkdv: 1, dq: 1, ...base };
   if (subgroupIneligible(rt, d, views) === null) return { fwd: 4, dkdv: 3, dq: 3, ...base };
   return { fwd: 1, dkdv: 1, dq: 1, ...base };
 }
@@ -100,7 +101,7 @@ export function planAttention(rt: Runtime, n: number, d: number, views: Tensor[]
 
 interface Operand {
   t: Tensor;
-  /** Elements spanned by one (b, h) block past its first element + 1 (row extent). */
+  /** Elements spanned by one image (all its heads), from its first element. */
   extent: number;
   sb: number;
   sh: number;
@@ -185,7 +186,8 @@ interface Launch {
   what: string;
 }
 
-const VIEW_PARAMS: Record<string, string> = { q: 'q', k: 'k', v: 'v', o: 'o', go: 'go', gq: 'gq' };
+/** Operands whose view travels as a vec4 uniform of the same name. */
+const VIEW_PARAMS = new Set(['q', 'k', 'v', 'o', 'go', 'gq']);
 
 function launch(rt: Runtime, l: Launch): void {
   const { B, H, N, d, plan } = l;
@@ -206,7 +208,7 @@ function launch(rt: Runtime, l: Launch): void {
       if (name === 'probs' && w.off !== 0) throw new Error(`${l.what}: P must start its window (no offset uniform)`);
       if (name === 'lse') params.lse_off = w.off;
       else if (name === 'dd') params.dd_off = w.off;
-      else if (VIEW_PARAMS[name]) params[VIEW_PARAMS[name]] = vec(w, op);
+      else if (VIEW_PARAMS.has(name)) params[name] = vec(w, op);
     }
     let split = false;
     let dummy: GPUBuffer | null = null;

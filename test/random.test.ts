@@ -73,3 +73,16 @@ describe('dropout and drop-path', () => {
     y.dispose();
   });
 });
+
+describe('dropout layers', () => {
+  it('p = 0 and eval mode are identities that still pass gradients', async () => {
+    const { Dropout, DropPath } = await import('../src/models/layers.js');
+    const x = randomArray(12, 5);
+    const w = randomArray(12, 6);
+    for (const layer of [new Dropout(0.5).eval(), new DropPath(0.5).eval(), new Dropout(0)]) {
+      const r = await gpuGrads(([t]) => layer.forward(t, { seed: 1, stream: 1 }), [{ data: x, shape: [3, 4] }], w);
+      expectClose(r.out, x, { rel: 0, atol: 0, elemRel: 0 });
+      expectClose(r.grads[0]!, w, { rel: 0, atol: 0, elemRel: 0 });
+    }
+  });
+});

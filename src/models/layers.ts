@@ -4,6 +4,7 @@
 import type { Tensor } from '../autograd/tensor.js';
 import { linear } from '../autograd/ops/matmul-ops.js';
 import { layerNorm } from '../autograd/ops/norm-ops.js';
+import { dropout, dropPath, type RngKey } from '../autograd/ops/random-ops.js';
 import { Module, type Init, type Parameter } from './module.js';
 
 /** PyTorch's default Linear init: kaiming_uniform(a = sqrt 5) = U(-1/sqrt(in), 1/sqrt(in)); same bound for the bias. */
@@ -63,5 +64,25 @@ export class Mlp extends Module {
     const y = this.fc2.forward(h, { residual });
     h.dispose();
     return y;
+  }
+}
+
+/** nn.Dropout: identity in eval mode; in training, the key makes the mask reproducible. */
+export class Dropout extends Module {
+  constructor(readonly p: number) {
+    super();
+  }
+  forward(x: Tensor, key: RngKey): Tensor {
+    return dropout(x, this.training ? this.p : 0, key);
+  }
+}
+
+/** Stochastic depth on a residual branch (timm/DINO DropPath): per sample, keep with 1 - p, scale 1/(1 - p). */
+export class DropPath extends Module {
+  constructor(readonly p: number) {
+    super();
+  }
+  forward(x: Tensor, key: RngKey): Tensor {
+    return dropPath(x, this.training ? this.p : 0, key);
   }
 }

@@ -5,6 +5,7 @@ import type { Tensor } from '../tensor.js';
 import { dropoutMask, dropPathMask } from '../../kernels/random.js';
 import { contiguous } from '../view-ops.js';
 import { needsGrad, record } from '../tape.js';
+import { reshape } from './shape.js';
 
 export interface RngKey {
   seed: number;
@@ -25,14 +26,17 @@ function apply(kind: 'dropout' | 'dropPath', x: Tensor, p: number, key: RngKey):
   });
 }
 
+// p = 0 returns a new tensor object for x through the recorded reshape (a bare x.view() would
+// carry no gradient edge).
+
 /** Elementwise dropout (identity when p = 0). */
 export function dropout(x: Tensor, p: number, key: RngKey): Tensor {
-  if (p === 0) return x.view();
+  if (p === 0) return reshape(x, x.shape);
   return apply('dropout', x, p, key);
 }
 
 /** Stochastic depth: drops whole samples (dim 0) of a residual branch. */
 export function dropPath(x: Tensor, p: number, key: RngKey): Tensor {
-  if (p === 0) return x.view();
+  if (p === 0) return reshape(x, x.shape);
   return apply('dropPath', x, p, key);
 }

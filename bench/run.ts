@@ -2,8 +2,8 @@
 // in the report schema of bench/harness.ts, and writes bench/results/<adapter-key>-<suite>.json
 // plus a Markdown table when asked.
 //
-// Suites are registered here: matmul, softmax, layernorm, attention, dino-loss, ema, vlad.
-// (bench/data.ts measures the data loaders and has its own row type.)
+// Suites are registered here: matmul, softmax, layernorm, attention, dino-loss, ema, vlad, and
+// data (decode + preprocess speed of the loaders, CPU only; its rows are mapped to the schema).
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +18,24 @@ import { benchAttention } from './attention.js';
 import { benchDinoLoss } from './dino-loss.js';
 import { benchEma } from './ema.js';
 import { benchVlad } from './vlad.js';
+import { benchData } from './data.js';
+
+/** The data-loader benchmark in the common row schema (no GPU, no peer). */
+async function benchDataRows(_rt: Runtime, opts: SuiteOpts): Promise<BenchRow[]> {
+  const rows = await benchData({ repeat: opts.repeat, log: progress });
+  return rows
+    .map((r) => ({
+      kernel: `data ${r.case}`,
+      shape: `${r.size}px ${r.what}`,
+      ms_median: r.ms_median,
+      ms_min: r.ms_min,
+      ms_max: r.ms_max,
+      ms_per_unit: r.ms_per_unit,
+      unit: r.unit,
+      peers: {},
+    }))
+    .filter((r) => !opts.filter || opts.filter.test(`${r.kernel} ${r.shape}`));
+}
 
 export interface SuiteOpts {
   repeat?: number;
@@ -36,6 +54,7 @@ export const SUITES: Record<string, Suite> = {
   'dino-loss': benchDinoLoss,
   ema: benchEma,
   vlad: benchVlad,
+  data: benchDataRows,
 };
 
 export function suiteNames(): string[] {

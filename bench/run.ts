@@ -2,8 +2,8 @@
 // in the report schema of bench/harness.ts, and writes bench/results/<adapter-key>-<suite>.json
 // plus a Markdown table when asked.
 //
-// Suites are registered here: matmul, softmax, layernorm, attention, dino-loss, ema, vlad, and
-// data (decode + preprocess speed of the loaders, CPU only; its rows are mapped to the schema).
+// Suites are registered here: matmul, softmax, layernorm, attention, dino-loss, ema, vlad, augment,
+// and data (decode + preprocess speed of the loaders, CPU only; its rows are mapped to the schema).
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { benchDinoLoss } from './dino-loss.js';
 import { benchEma } from './ema.js';
 import { benchVlad } from './vlad.js';
 import { benchData } from './data.js';
+import { benchAugment } from './augment.js';
 
 /** The data-loader benchmark in the common row schema (no GPU, no peer). */
 async function benchDataRows(_rt: Runtime, opts: SuiteOpts): Promise<BenchRow[]> {
@@ -54,6 +55,7 @@ export const SUITES: Record<string, Suite> = {
   'dino-loss': benchDinoLoss,
   ema: benchEma,
   vlad: benchVlad,
+  augment: benchAugment,
   data: benchDataRows,
 };
 

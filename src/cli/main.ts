@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { infoCommand } from './info.js';
 import { benchCommand } from './bench.js';
 import { synthCommand } from './synth.js';
+import { pretrainCommand } from './pretrain.js';
 import { embedCommand } from './embed.js';
 import { shutdownNode } from '../node/index.js';
 
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
       .command(infoCommand)
       .command(benchCommand)
       .command(synthCommand)
+      .command(pretrainCommand)
       .command(embedCommand)
       .demandCommand(1, 'Name a command; see --help.')
       .strict()

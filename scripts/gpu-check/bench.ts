@@ -1,0 +1,19 @@
+import { initNode, shutdownNode } from '../../src/node/index.js';
+import { runBench } from '../../bench/run.js';
+import { printTable } from '../../bench/harness.js';
+import { writeFileSync, mkdirSync } from 'node:fs';
+const rt = await initNode();
+console.log('adapter', rt.adapter.description, rt.adapter.family);
+const out = process.env.OUT ?? '/tmp';
+mkdirSync(out, { recursive: true });
+for (const suite of (process.argv[2] ?? 'matmul,attention,layernorm,softmax').split(',')) {
+  try {
+    const rep = await runBench(rt, suite, { repeat: 7 });
+    console.log(`\n## ${suite}\n` + printTable(rep.rows));
+    writeFileSync(`${out}/${suite}.json`, JSON.stringify(rep, null, 1));
+  } catch (e) {
+    console.log(`bench ${suite} failed: ${(e as Error).message}`);
+  }
+}
+shutdownNode();
+process.exit(0);

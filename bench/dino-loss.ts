@@ -14,63 +14,14 @@ import { binary, unary } from '../src/kernels/elementwise.js';
 import { softmaxForward, logSoftmaxForward } from '../src/kernels/softmax.js';
 import { reduce, reduceAll } from '../src/kernels/reduce.js';
 import { dinoLoss, planDinoLoss, type DinoLossVersion } from '../src/kernels/dino-loss.js';
-import { timeRuntime, timeAsync, gbps, addRatios, progress, type BenchRow, type PeerResult, type Timing } from './harness.js';
+import { gbps, addRatios, progress, type BenchRow, type PeerResult } from './harness.js';
 import { loadTfjsWebgpu, type Tf } from './peers/tfjs-webgpu.js';
+import { seeded, timeOurs, timeTfjs, type TfTensor } from './calibrate.js';
+export { seeded, timeOurs, timeTfjs };
 
 export interface BenchOpts {
   repeat?: number;
   filter?: RegExp;
-}
-
-/** Seeded uniform [lo, hi) (LCG; the bench needs speed, not quality). */
-export function seeded(n: number, lo: number, hi: number, seed = 12345): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    a[i] = lo + ((hi - lo) * (s >>> 8)) / 16777216;
-  }
-  return a;
-}
-
-/** Launches per sample so that one sample lasts ~10 ms (submit + wait overhead amortised). */
-function innerFor(msOnce: number): number {
-  return Math.max(1, Math.min(256, Math.ceil(10 / Math.max(msOnce, 1e-3))));
-}
-
-/** Time our launch with `inner` calibrated by one trial sample (which also compiles). */
-export async function timeOurs(rt: Runtime, launch: () => void, repeat: number): Promise<Timing & { inner: number }> {
-  const once = await timeRuntime(rt, launch, { warmup: 1, repeat: 1 });
-  const inner = innerFor(once.ms_median);
-  return { ...(await timeRuntime(rt, launch, { repeat, inner })), inner };
-}
-
-export type TfTensor = ReturnType<Tf['tensor']>;
-
-/**
- * tfjs runs lazily and reads back to finish: `inner` runs, then one element of the last
- * output is read, so the time covers GPU completion but not a full download.
- */
-export async function timeTfjs(tf: Tf, run: () => TfTensor[], repeat: number): Promise<Timing> {
-  const sample = (inner: number, reps: number) =>
-    timeAsync(
-      async () => {
-        let last: TfTensor[] = [];
-        for (let i = 0; i < inner; i++) {
-          for (const t of last) t.dispose();
-          last = run();
-        }
-        const tail = last[last.length - 1];
-        const one = tf.slice(tf.reshape(tail, [-1]), [0], [1]);
-        await one.data();
-        one.dispose();
-        for (const t of last) t.dispose();
-      },
-      { warmup: reps === 1 ? 1 : 2, repeat: reps },
-    );
-  const inner = innerFor((await sample(1, 1)).ms_median);
-  const t = await sample(inner, repeat);
-  return { ms_median: t.ms_median / inner, ms_min: t.ms_min / inner, ms_max: t.ms_max / inner };
 }
 
 interface Case {

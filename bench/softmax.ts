@@ -10,8 +10,9 @@
 import type { Runtime } from '../src/kernels/runtime.js';
 import { Tensor } from '../src/autograd/tensor.js';
 import { softmaxForward, logSoftmaxForward, planSoftmax, type SoftmaxOpts, type SoftmaxVersion } from '../src/kernels/softmax.js';
-import { timeRuntime, timeAsync, gbps, addRatios, progress, type BenchRow, type PeerResult, type Timing } from './harness.js';
-import { loadTfjsWebgpu, type Tf } from './peers/tfjs-webgpu.js';
+import { gbps, addRatios, progress, type BenchRow, type PeerResult } from './harness.js';
+import { loadTfjsWebgpu } from './peers/tfjs-webgpu.js';
+import { seeded, timeOurs, timeTfjs } from './calibrate.js';
 
 interface Case {
   rows: number;
@@ -37,53 +38,6 @@ const VARIANTS: { version: SoftmaxVersion; wg: number }[] = [
   { version: 3, wg: 128 },
   { version: 3, wg: 256 },
 ];
-
-function seeded(n: number, lo: number, hi: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = 12345;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    a[i] = lo + ((hi - lo) * (s >>> 8)) / 16777216;
-  }
-  return a;
-}
-
-/** Launches per sample so that one sample lasts ~10 ms (submit + wait overhead amortised). */
-function innerFor(msOnce: number): number {
-  return Math.max(1, Math.min(256, Math.ceil(10 / Math.max(msOnce, 1e-3))));
-}
-
-/** Time our launch with `inner` calibrated by one trial sample. */
-async function timeOurs(rt: Runtime, launch: () => void, repeat: number): Promise<Timing & { inner: number }> {
-  const once = await timeRuntime(rt, launch, { warmup: 1, repeat: 1 });
-  const inner = innerFor(once.ms_median);
-  return { ...(await timeRuntime(rt, launch, { repeat, inner })), inner };
-}
-
-/**
- * tfjs runs lazily and reads back to finish: `inner` launches, then a one-element slice of
- * the last output is read, so the time covers GPU completion but not a full download.
- */
-async function timeTfjs(tf: Tf, launch: () => ReturnType<Tf['softmax']>, repeat: number): Promise<Timing> {
-  const sample = (inner: number, reps: number) =>
-    timeAsync(
-      async () => {
-        let last = null;
-        for (let i = 0; i < inner; i++) {
-          last?.dispose();
-          last = launch();
-        }
-        const tail = tf.slice(last!, [0, 0], [1, 1]);
-        await tail.data();
-        tail.dispose();
-        last!.dispose();
-      },
-      { warmup: reps === 1 ? 1 : 2, repeat: reps },
-    );
-  const inner = innerFor((await sample(1, 1)).ms_median);
-  const t = await sample(inner, repeat);
-  return { ms_median: t.ms_median / inner, ms_min: t.ms_min / inner, ms_max: t.ms_max / inner };
-}
 
 export async function benchSoftmax(rt: Runtime, opts: { repeat?: number; filter?: RegExp } = {}): Promise<BenchRow[]> {
   const repeat = opts.repeat ?? 7;

@@ -20,6 +20,7 @@
 import { CheckpointError, formatShape } from './checkpoint.js';
 import { DTYPE_BYTES, PyGlobal, PyObject, PySet, PyTuple, TorchStorage, TorchTensor, describe, unpickle, type PickleOptions, type TorchDType } from './pickle.js';
 import { openZip, type ZipArchive } from './zip.js';
+import { f16Table } from './safetensors.js';
 
 export interface PthTensor {
   dtype: TorchDType;
@@ -334,24 +335,6 @@ function checkView(t: TorchTensor, fail: (problem: string) => CheckpointError): 
   for (let i = 0; i < t.shape.length; i++) last += (t.shape[i] - 1) * t.stride[i];
   if (!(last < t.storage.numel)) throw fail(`${view} reaches element ${last} of a ${t.storage.numel}-element storage`);
   return numel;
-}
-
-let f16Cache: Float32Array | null = null;
-
-/** All 65536 half-precision values as f32 (256 KB, built once). */
-function f16Table(): Float32Array {
-  if (f16Cache !== null) return f16Cache;
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >> 10) & 0x1f;
-    const mant = h & 0x3ff;
-    if (exp === 0) t[h] = sign * mant * 2 ** -24;
-    else if (exp === 31) t[h] = mant === 0 ? sign * Infinity : NaN;
-    else t[h] = sign * (1 + mant / 1024) * 2 ** (exp - 15);
-  }
-  f16Cache = t;
-  return t;
 }
 
 /** Element reader for a storage: index → value (exact for integers within ±2^53). */

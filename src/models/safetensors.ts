@@ -286,7 +286,7 @@ export function decodeTensor(bytes: Uint8Array, dataStart: number, name: string,
 let f16Cache: Float32Array | null = null;
 
 /** All 65536 half-precision values as f32 (256 KB, built once): decoding is one lookup. */
-function f16Table(): Float32Array {
+export function f16Table(): Float32Array {
   if (f16Cache !== null) return f16Cache;
   const t = new Float32Array(65536);
   for (let h = 0; h < 65536; h++) {

@@ -319,6 +319,142 @@ def vit_block_fixture():
         named['gradnorm.' + n] = g.norm().reshape(1)
     write_safetensors('vit-s8-block', {'B': B, 'N': N, 'D': D, 'heads': H, 'loss': 'sum(w * y)', 'row_stride': 7}, named)
 
+# ----------------------------------------------------------------------------- DINO (3 steps)
+
+class DINOHead(torch.nn.Module):
+    def __init__(self, in_dim, out_dim, hidden, bottleneck, norm_last_layer=True):
+        super().__init__()
+        self.mlp = torch.nn.Sequential(torch.nn.Linear(in_dim, hidden), torch.nn.GELU(), torch.nn.Linear(hidden, hidden),
+                                       torch.nn.GELU(), torch.nn.Linear(hidden, bottleneck))
+        self.last_layer = torch.nn.utils.weight_norm(torch.nn.Linear(bottleneck, out_dim, bias=False))
+        self.last_layer.weight_g.data.fill_(1)
+        if norm_last_layer:
+            self.last_layer.weight_g.requires_grad = False
+
+    def forward(self, x):
+        x = self.mlp(x)
+        x = torch.nn.functional.normalize(x, dim=-1, p=2)
+        return self.last_layer(x)
+
+
+class MultiCropWrapper(torch.nn.Module):
+    """DINO's wrapper: crops grouped by resolution through the backbone, one head call."""
+    def __init__(self, backbone, head):
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, crops):
+        sizes = torch.tensor([c.shape[-1] for c in crops])
+        ends = torch.cumsum(torch.unique_consecutive(sizes, return_counts=True)[1], 0)
+        start, outs = 0, []
+        for end in ends:
+            cls, _ = self.backbone(torch.cat(crops[start:end]))
+            outs.append(cls)
+            start = end
+        return self.head(torch.cat(outs))
+
+
+def cosine_scheduler(base, final, epochs, niter, warmup_epochs=0, start_warmup=0.0):
+    import numpy as np
+    warm = np.array([])
+    wi = warmup_epochs * niter
+    if warmup_epochs > 0:
+        warm = np.linspace(start_warmup, base, wi)
+    iters = np.arange(epochs * niter - wi)
+    sched = final + 0.5 * (base - final) * (1 + np.cos(np.pi * iters / len(iters)))
+    return np.concatenate((warm, sched))
+
+
+def dino_fixture():
+    """DINO's train_one_epoch for 3 iterations (1 per epoch) on fixed crops: loss, center,
+    student and teacher parameters after each step. Per-tensor clipping, last layer frozen in
+    epoch 0, teacher temperature warm-up, global centering (not MeDiVLAD's per-slot bug)."""
+    import re
+    gen = torch.Generator().manual_seed(11)
+    img, patch, dim, depth, heads, B = 16, 8, 16, 1, 2, 2
+    out_dim, hidden, bottleneck = 11, 24, 8
+    student = MultiCropWrapper(ViT(img, patch, dim, depth, heads), DINOHead(dim, out_dim, hidden, bottleneck))
+    teacher = MultiCropWrapper(ViT(img, patch, dim, depth, heads), DINOHead(dim, out_dim, hidden, bottleneck))
+    with torch.no_grad():  # the formula of test/helpers/formula-init.ts
+        for k, (n, p) in enumerate(student.named_parameters()):
+            i = torch.arange(p.numel(), dtype=torch.float64)
+            v = 0.3 * torch.sin(0.37 * i + 1.3 * k + 0.5)
+            if re.search(r'(^|\.)norm[12]?\.weight$', n):
+                v = 1 + v
+            p.copy_(v.reshape(p.shape).float())
+    teacher.load_state_dict(student.state_dict())
+    for p in teacher.parameters():
+        p.requires_grad = False
+    epochs, niter = 3, 1
+    lr_s = cosine_scheduler(0.01, 1e-4, epochs, niter)
+    wd_s = cosine_scheduler(0.04, 0.4, epochs, niter)
+    mom_s = cosine_scheduler(0.9, 1.0, epochs, niter)
+    import numpy as np
+    temp_s = np.concatenate((np.linspace(0.04, 0.07, 2), np.ones(epochs - 2) * 0.07))
+    regularized = [p for n, p in student.named_parameters() if p.requires_grad and not (n.endswith('.bias') or p.ndim == 1)]
+    not_reg = [p for n, p in student.named_parameters() if p.requires_grad and (n.endswith('.bias') or p.ndim == 1)]
+    # eps 1e-3 (not 1e-8): Adam's first step is g / (|g| + eps), so with eps 1e-8 a gradient
+    # that is ~0 up to float rounding (dead GELU units) turns rounding noise into O(lr) changes;
+    # the larger eps keeps the comparison well-conditioned without changing what is tested.
+    opt = torch.optim.AdamW([{'params': regularized}, {'params': not_reg, 'weight_decay': 0.0}], eps=1e-3)
+    center = torch.zeros(1, out_dim)
+    named = {}
+    for it in range(epochs * niter):
+        epoch = it // niter
+        for i, g in enumerate(opt.param_groups):
+            g['lr'] = lr_s[it]
+            if i == 0:
+                g['weight_decay'] = wd_s[it]
+        globals_ = [uniform(gen, B, 3, img, img) for _ in range(2)]
+        locals_ = [uniform(gen, B, 3, 8, 8) for _ in range(2)]
+        for j, c in enumerate(globals_ + locals_):
+            named[f'step{it}.crop{j}'] = c
+        t_out = teacher(globals_)
+        s_out = student(globals_ + locals_)
+        ncrops = 4
+        s = (s_out / 0.1).chunk(ncrops)
+        t = torch.nn.functional.softmax((t_out - center) / temp_s[epoch], dim=-1).detach().chunk(2)
+        total, n = 0, 0
+        for iq, q in enumerate(t):
+            for v in range(ncrops):
+                if v == iq:
+                    continue
+                total = total + torch.sum(-q * torch.nn.functional.log_softmax(s[v], dim=-1), dim=-1).mean()
+                n += 1
+        loss = total / n
+        with torch.no_grad():
+            center = center * 0.9 + (t_out.sum(dim=0, keepdim=True) / len(t_out)) * 0.1
+        opt.zero_grad()
+        loss.backward()
+        for p in student.parameters():  # DINO's clip_gradients(model, 3.0)
+            if p.grad is not None:
+                norm = p.grad.data.norm(2)
+                coef = 3.0 / (norm + 1e-6)
+                if coef < 1:
+                    p.grad.data.mul_(coef)
+        if epoch < 1:  # cancel_gradients_last_layer
+            for n_, p in student.named_parameters():
+                if 'last_layer' in n_:
+                    p.grad = None
+        opt.step()
+        with torch.no_grad():
+            m = mom_s[it]
+            for pq, pk in zip(student.parameters(), teacher.parameters()):
+                pk.data.mul_(m).add_((1 - m) * pq.detach().data)
+        named[f'step{it}.loss'] = loss.detach().reshape(1)
+        named[f'step{it}.center'] = center.reshape(-1)
+        for n_, p in student.named_parameters():
+            named[f'step{it}.student.{n_}'] = p.detach().clone()
+        for n_, p in teacher.named_parameters():
+            named[f'step{it}.teacher.{n_}'] = p.detach().clone()
+    write_safetensors('dino-steps', {
+        'img': img, 'patch': patch, 'dim': dim, 'depth': depth, 'heads': heads, 'B': B, 'local': 8, 'nLocal': 2,
+        'outDim': out_dim, 'hidden': hidden, 'bottleneck': bottleneck, 'epochs': epochs, 'itersPerEpoch': niter,
+        'lr': 0.01, 'minLr': 1e-4, 'weightDecay': 0.04, 'weightDecayEnd': 0.4, 'momentumTeacher': 0.9,
+        'warmupTeacherTemp': 0.04, 'teacherTemp': 0.07, 'warmupTeacherTempEpochs': 2, 'studentTemp': 0.1,
+        'clip': 3.0, 'freezeLastLayer': 1, 'formulaScale': 0.3, 'adamEps': 1e-3}, named)
+
 
 if __name__ == '__main__':
     torch.set_num_threads(1)
@@ -327,4 +463,5 @@ if __name__ == '__main__':
     pos_embed_fixture()
     vit_tiny_fixture()
     vit_block_fixture()
+    dino_fixture()
     sys.exit(0)

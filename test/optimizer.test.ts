@@ -160,6 +160,8 @@ describe('schedules', () => {
     const n = 15;
     for (let i = 0; i < n; i++) expect(s[5 + i]).toBeCloseTo(0.1 + 0.45 * (1 + Math.cos((Math.PI * i) / n)), 12);
     expect(() => at(s, 20, 'lr')).toThrow(/lr: iteration 20 is outside 0..19/);
+    // np.linspace(0, base, 1) == [0]: one warm-up iteration starts at the start value.
+    expect(cosineSchedule(1.0, 0.1, 3, 1, 1, 0)[0]).toBe(0);
     expect(Array.from(teacherTempSchedule(0.04, 0.06, 5, 7))).toEqual([0.04, 0.045, 0.05, 0.055, 0.06, 0.06, 0.06].map((v) => expect.closeTo(v, 12)));
   });
 });

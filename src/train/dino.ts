@@ -56,6 +56,8 @@ export interface DinoConfig {
   freezeLastLayer: number;
   /** Per-tensor gradient clipping (3.0). */
   clipGrad: number;
+  /** AdamW eps (PyTorch default 1e-8). */
+  adamEps?: number;
   /** Student stochastic depth (DINO 0.1; MeDiVLAD 0). */
   dropPathRate: number;
   /** Multi-crop preset and number of local crops. */
@@ -79,11 +81,11 @@ export const DINO_PRESETS: Record<string, DinoConfig> = {
   },
   /** CPU-sized: tiny ViT at 64 px, a small head (out 256) and short warm-ups. */
   tiny: {
-    arch: 'tiny', epochs: 6, itersPerEpoch: 20, batch: 16, lr: 2e-3, minLr: 1e-5, warmupEpochs: 1,
+    arch: 'tiny', epochs: 4, itersPerEpoch: 25, batch: 16, lr: 0.032, minLr: 1e-5, warmupEpochs: 1,
     weightDecay: 0.04, weightDecayEnd: 0.1, momentumTeacher: 0.99, warmupTeacherTemp: 0.04, teacherTemp: 0.04,
     warmupTeacherTempEpochs: 0, studentTemp: 0.1, centerMomentum: 0.9,
-    head: { outDim: 256, hiddenDim: 256, bottleneckDim: 64, normLastLayer: true },
-    freezeLastLayer: 1, clipGrad: 3, dropPathRate: 0, crops: 'tiny', seed: 0, logEvery: 5,
+    head: { outDim: 256, hiddenDim: 256, bottleneckDim: 64, normLastLayer: false },
+    freezeLastLayer: 0, clipGrad: 3, dropPathRate: 0, crops: 'tiny', nLocal: 2, seed: 0, logEvery: 5,
   },
 };
 
@@ -152,13 +154,13 @@ export class DinoTrainer {
     this.sStore = new ParameterStore(this.student, { seed: cfg.seed });
     this.tStore = new ParameterStore(this.teacher, { seed: cfg.seed });
     // The teacher starts as a copy of the student (same layout: same modules, same buckets).
-    this.sStore.buckets.forEach((b, i) => b.param.rt.copy({ buffer: b.param.buffer }, { buffer: this.tStore.buckets[i].param.buffer }, b.length * 4));
+    this.syncTeacher();
     for (const [, p] of this.teacher.namedParameters()) p.t.requiresGrad = false;
 
     // ============ preparing loss, optimizer and schedules ============
     const D = cfg.head.outDim;
     this.center = keep(fill(Tensor.empty([D]), 0));
-    this.opt = new AdamW(this.sStore, { lr: 0, weightDecay: cfg.weightDecay });
+    this.opt = new AdamW(this.sStore, { lr: 0, weightDecay: cfg.weightDecay, eps: cfg.adamEps ?? 1e-8 });
     this.total = cfg.epochs * cfg.itersPerEpoch;
     const peak = (cfg.lr * cfg.batch) / 256;
     this.lrS = cosineSchedule(peak, cfg.minLr, cfg.epochs, cfg.itersPerEpoch, cfg.warmupEpochs);
@@ -190,14 +192,26 @@ export class DinoTrainer {
     return Tensor.fromArray(host, [B, 3, S, S]);
   }
 
+  /** Copy the student's parameters into the teacher (DINO's start; also after loading weights). */
+  syncTeacher(): void {
+    this.sStore.buckets.forEach((b, i) => b.param.rt.copy({ buffer: b.param.buffer }, { buffer: this.tStore.buckets[i].param.buffer }, b.length * 4));
+  }
+
   /** One training iteration; returns nothing the CPU must wait for. */
   step(): void {
+    scope(() => {
+      const images = this.batchImages(this.it);
+      const { globals, locals } = this.crops.generate(images, this.it);
+      this.stepOnCrops(globals, locals);
+    });
+  }
+
+  /** One iteration on given crops: 2 global (B, C, G, G) and n local (B, C, L, L) tensors. */
+  stepOnCrops(globals: Tensor[], locals: Tensor[]): void {
     const it = this.it;
     const cfg = this.cfg;
     const epoch = Math.floor(it / cfg.itersPerEpoch);
     scope(() => {
-      const images = this.batchImages(it);
-      const { globals, locals } = this.crops.generate(images, it);
       // ============ teacher and student forward passes + compute dino loss ============
       const tOut = A.noGrad(() => this.teacher.forwardCrops([globals]));
       this.sStore.zeroGrad();
@@ -205,7 +219,7 @@ export class DinoTrainer {
       const { loss, newCenter } = A.dinoLossOp(sOut, tOut, this.center, {
         tauS: cfg.studentTemp,
         tauT: at(this.tempS, epoch, 'teacher temperature'),
-        nCrops: 2 + locals.length,
+        nCrops: globals.length + locals.length,
         centerMomentum: cfg.centerMomentum,
       });
       this.center.dispose();
@@ -223,6 +237,14 @@ export class DinoTrainer {
       this.lastTeacher = keep(tOut.view()); // for the collapse monitors at the next log point
     });
     this.it++;
+  }
+
+  /** Losses of the iterations since the last log point (reads back; resets the window). */
+  async drainLosses(): Promise<Float32Array> {
+    const n = this.it - this.logFrom;
+    const l = (await this.lossBuf.toArray()).slice(0, n);
+    this.logFrom = this.it;
+    return l;
   }
 
   private lastTeacher: Tensor | null = null;

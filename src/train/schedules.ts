@@ -21,7 +21,8 @@ export function cosineSchedule(
   const total = epochs * itersPerEpoch;
   const warm = Math.min(total, Math.round(warmupEpochs * itersPerEpoch));
   const out = new Float64Array(total);
-  for (let i = 0; i < warm; i++) out[i] = warm === 1 ? base : startWarmup + ((base - startWarmup) * i) / (warm - 1);
+  // np.linspace(start, base, warm): a single warm-up iteration is `start` (as DINO computes it).
+  for (let i = 0; i < warm; i++) out[i] = warm === 1 ? startWarmup : startWarmup + ((base - startWarmup) * i) / (warm - 1);
   const n = total - warm;
   for (let i = 0; i < n; i++) out[warm + i] = final + 0.5 * (base - final) * (1 + Math.cos((Math.PI * i) / n));
   if (out.length !== total) throw new Error('cosineSchedule: length mismatch');

@@ -81,11 +81,11 @@ export const DINO_PRESETS: Record<string, DinoConfig> = {
   },
   /** CPU-sized: tiny ViT at 64 px, a small head (out 256) and short warm-ups. */
   tiny: {
-    arch: 'tiny', epochs: 4, itersPerEpoch: 25, batch: 16, lr: 0.032, minLr: 1e-5, warmupEpochs: 1,
+    arch: 'tiny', epochs: 6, itersPerEpoch: 20, batch: 16, lr: 2e-3, minLr: 1e-5, warmupEpochs: 1,
     weightDecay: 0.04, weightDecayEnd: 0.1, momentumTeacher: 0.99, warmupTeacherTemp: 0.04, teacherTemp: 0.04,
     warmupTeacherTempEpochs: 0, studentTemp: 0.1, centerMomentum: 0.9,
-    head: { outDim: 256, hiddenDim: 256, bottleneckDim: 64, normLastLayer: false },
-    freezeLastLayer: 0, clipGrad: 3, dropPathRate: 0, crops: 'tiny', nLocal: 2, seed: 0, logEvery: 5,
+    head: { outDim: 256, hiddenDim: 256, bottleneckDim: 64, normLastLayer: true },
+    freezeLastLayer: 1, clipGrad: 3, dropPathRate: 0, crops: 'tiny', seed: 0, logEvery: 5,
   },
 };
 

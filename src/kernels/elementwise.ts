@@ -147,7 +147,7 @@ export function axpbyInPlace(y: Tensor, a: Tensor, alpha: number, beta: number):
     kernel: { name: 'elementwise', source, entry: 'axpby_inplace', overrides: { WG } },
     buffers: { a: a.buffer, y: y.buffer },
     params: { n, a_off: a.offset, b_off: y.offset, _pad: 0, alpha, beta, _pad1: 0, _pad2: 0, ...ZERO8 },
-    workgroups: grid1d(ceilDiv(n, WG)),
+    workgroups: grid1d(ceilDiv(ceilDiv(n, 4), WG)), // 4 elements per thread
     shapes: `y${shapeStr(y.shape)} a${shapeStr(a.shape)}`,
   });
   return y;

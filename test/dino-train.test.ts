@@ -61,3 +61,15 @@ describe('DINO training loop', () => {
     expect(first.logs.map((l) => l.loss)).toEqual(full.logs.slice(0, 3).map((l) => l.loss));
   });
 });
+
+describe('DINO faults', () => {
+  it('a non-finite loss stops training at the next log point, naming the iteration and the first non-finite gradient', async () => {
+    const t = new DinoTrainer(cfg, { clips, knnSplit: null });
+    await t.train(3); // epoch 0 done
+    // Corrupt one weight of the student's head, as a diverging run would.
+    const seg = t.sStore.byName.get('head.mlp.0.weight')!;
+    t.sStore.buckets[seg.bucket].param.rt.upload(t.sStore.buckets[seg.bucket].param.buffer, new Float32Array([NaN]), (seg.start + 5) * 4);
+    await expect(t.train()).rejects.toThrow(/non-finite loss NaN at iteration 3; first non-finite gradient: [\w.]+; the last checkpoint is left intact/);
+    t.dispose();
+  });
+});

@@ -3,7 +3,7 @@
 // plus a Markdown table when asked.
 //
 // Suites are registered here: matmul, softmax, layernorm, attention, dino-loss, ema, vlad, augment,
-// and data (decode + preprocess speed of the loaders, CPU only; its rows are mapped to the schema).
+// model (DINO step, ViT-S/8 forward) and data (decode + preprocess speed of the loaders, CPU only; its rows are mapped to the schema).
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import { benchEma } from './ema.js';
 import { benchVlad } from './vlad.js';
 import { benchData } from './data.js';
 import { benchAugment } from './augment.js';
+import { benchModel } from './model.js';
 
 /** The data-loader benchmark in the common row schema (no GPU, no peer). */
 async function benchDataRows(_rt: Runtime, opts: SuiteOpts): Promise<BenchRow[]> {
@@ -56,6 +57,7 @@ export const SUITES: Record<string, Suite> = {
   ema: benchEma,
   vlad: benchVlad,
   augment: benchAugment,
+  model: benchModel,
   data: benchDataRows,
 };
 

@@ -10,13 +10,12 @@ d logits (computed in float64 on the float32 inputs, so they are the exact answe
 plus, for reduction 'none', the upstream gradient of the per-row losses.
 """
 import json
-import os
 
 import torch
 import torch.nn.functional as F
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures')
-VERSION = 1
+import fixture_io  # scripts/ is on sys.path when a script there runs
+
 REBUILD = '/usr/bin/python3 scripts/make-fixtures-ce.py'
 
 # (B, C, logit scale, reduction, weighted): a batch of 1, odd class counts, a wide range.
@@ -28,14 +27,6 @@ CASES = [
     (9, 385, 6.0, 'sum', True),
     (6, 3, 3.0, 'none', True),
 ]
-
-
-def tensors_json(named):
-    out = {}
-    for name, t in named.items():
-        t = t.detach().to(torch.float64).contiguous()
-        out[name] = {'shape': list(t.shape), 'data': [float(v) for v in t.reshape(-1).tolist()]}
-    return out
 
 
 def main():
@@ -60,21 +51,7 @@ def main():
         named[p + 'loss'] = loss.detach().reshape(-1)
         named[p + 'grad'] = x.grad
         meta['cases'].append({'B': b, 'C': c, 'reduction': reduction, 'weighted': weighted})
-    doc = {
-        'format': 'medivlad-fixture',
-        'version': VERSION,
-        'torch': torch.__version__,
-        'rebuild': REBUILD,
-        'meta': meta,
-        'tensors': tensors_json(named),
-    }
-    os.makedirs(OUT, exist_ok=True)
-    path = os.path.join(OUT, 'cross-entropy.json')
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(doc, f, separators=(',', ':'))
-    os.replace(tmp, path)
-    print(f'wrote {os.path.relpath(path)} ({os.path.getsize(path)} bytes)')
+    fixture_io.write('cross-entropy', meta, named, REBUILD)
 
 
 if __name__ == '__main__':

@@ -8,13 +8,12 @@ Writes test/fixtures/dino-loss.json and test/fixtures/dualvlad.json. The modules
 on float32-representable inputs, so the fixtures are the exact answer for the float32 data.
 """
 import json
-import os
 
 import torch
 import torch.nn.functional as F
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures')
-VERSION = 1
+import fixture_io  # scripts/ is on sys.path when a script there runs
+
 REBUILD = '/usr/bin/python3 scripts/make-fixtures-fused.py'
 
 
@@ -23,30 +22,8 @@ def uniform(gen, *shape, lo=-1.0, hi=1.0):
     return (torch.rand(*shape, generator=gen, dtype=torch.float64) * (hi - lo) + lo).float().double()
 
 
-def tensors_json(named):
-    out = {}
-    for name, t in named.items():
-        t = t.detach().to(torch.float64).contiguous()
-        out[name] = {'shape': list(t.shape), 'data': [float(v) for v in t.reshape(-1).tolist()]}
-    return out
-
-
 def write(name, meta, named):
-    os.makedirs(OUT, exist_ok=True)
-    doc = {
-        'format': 'medivlad-fixture',
-        'version': VERSION,
-        'torch': torch.__version__,
-        'rebuild': REBUILD,
-        'meta': meta,
-        'tensors': tensors_json(named),
-    }
-    path = os.path.join(OUT, name + '.json')
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(doc, f, separators=(',', ':'))
-    os.replace(tmp, path)
-    print(f'wrote {os.path.relpath(path)} ({os.path.getsize(path)} bytes)')
+    fixture_io.write(name, meta, named, REBUILD)
 
 
 # ============ DINO loss ============

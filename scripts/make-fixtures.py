@@ -8,71 +8,28 @@ Each fixture is JSON: {"format": "medivlad-fixture", "version": 1, "torch": ...,
 "meta": {...}, "tensors": {name: {"shape": [...], "data": [...]}}} with float64 values of
 float32 (or float64) tensors, row-major. Inputs are seeded uniform [-1, 1), never zeros.
 """
-import json
 import math
 import os
 import sys
 
 import torch
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures')
-VERSION = 1
+import fixture_io  # scripts/ is on sys.path when a script there runs
 
 
 def uniform(gen, *shape):
     return torch.rand(*shape, generator=gen, dtype=torch.float64).mul(2).sub(1).float()
 
 
-def tensors_json(named):
-    out = {}
-    for name, t in named.items():
-        t = t.detach().to(torch.float64).contiguous()
-        out[name] = {'shape': list(t.shape), 'data': [float(v) for v in t.reshape(-1).tolist()]}
-    return out
+REBUILD = '/usr/bin/python3 scripts/make-fixtures.py'
 
 
 def write(name, meta, named):
-    os.makedirs(OUT, exist_ok=True)
-    doc = {
-        'format': 'medivlad-fixture',
-        'version': VERSION,
-        'torch': torch.__version__,
-        'rebuild': '/usr/bin/python3 scripts/make-fixtures.py',
-        'meta': meta,
-        'tensors': tensors_json(named),
-    }
-    path = os.path.join(OUT, name + '.json')
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(doc, f, separators=(',', ':'))
-    os.replace(tmp, path)
-    print(f'wrote {os.path.relpath(path)} ({os.path.getsize(path)} bytes)')
+    fixture_io.write(name, meta, named, REBUILD)
 
 
 def write_safetensors(name, meta, named):
-    """Large fixtures as safetensors (float32, little endian), meta in __metadata__ as JSON."""
-    import struct
-    header = {'__metadata__': {'format': 'medivlad-fixture', 'version': str(VERSION), 'torch': torch.__version__,
-                               'rebuild': '/usr/bin/python3 scripts/make-fixtures.py', 'meta': json.dumps(meta)}}
-    blobs = []
-    off = 0
-    for n in sorted(named):
-        t = named[n].detach().to(torch.float32).contiguous()
-        b = t.numpy().astype('<f4').tobytes()
-        header[n] = {'dtype': 'F32', 'shape': list(t.shape), 'data_offsets': [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(',', ':')).encode('utf-8')
-    h += b' ' * ((8 - len(h) % 8) % 8)
-    path = os.path.join(OUT, name + '.safetensors')
-    tmp = path + '.tmp'
-    with open(tmp, 'wb') as f:
-        f.write(struct.pack('<Q', len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
-    print(f'wrote {os.path.relpath(path)} ({os.path.getsize(path)} bytes)')
+    fixture_io.write_safetensors(name, meta, named, REBUILD)
 
 
 def formula_fill(module, scale):

@@ -10,6 +10,9 @@ import { ParameterStore } from '../src/models/parameters.js';
 import { synthDataset } from '../src/data/synth.js';
 import { progress, summarize, type BenchRow } from './harness.js';
 import { seeded } from './calibrate.js';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 async function timeSteps(rt: Runtime, run: () => void, warmup: number, repeat: number): Promise<number[]> {
   for (let i = 0; i < warmup; i++) run();
@@ -52,9 +55,37 @@ export async function benchModel(rt: Runtime, opts: { repeat?: number; filter?: 
     const ms = await timeSteps(rt, () => noGrad(() => vit.forward(x)).dispose(), 1, B === 1 ? repeat : Math.min(repeat, 3));
     const tm = summarize(ms);
     // ~45 GFLOP (2 x MACs) per 224 px image (SPEC §9)
-    rows.push({ kernel: 'vit-s8 forward', shape: `224px B ${B}`, ...tm, gflops: (45e9 * B) / (tm.ms_median * 1e6), img_per_s: (B * 1000) / tm.ms_median, peers: {} });
+    const row: BenchRow = { kernel: 'vit-s8 forward', shape: `224px B ${B}`, ...tm, gflops: (45e9 * B) / (tm.ms_median * 1e6), img_per_s: (B * 1000) / tm.ms_median, peers: {} };
+    if (B === 1) {
+      progress('model: PyTorch CPU peer (vit-s8 forward, B 1)');
+      const p = torchPeer('vit-s8-forward', B, 2);
+      if (p) {
+        row.peers['pytorch-cpu'] = { ms_median: p.ms_median, gflops: (45e9 * B) / (p.ms_median * 1e6), blas: p.blas, threads: p.threads };
+        row['ratio_vs_pytorch-cpu'] = p.ms_median / tm.ms_median;
+      }
+    }
+    rows.push(row);
     x.dispose();
     store.dispose();
   }
   return rows;
+}
+
+/**
+ * PyTorch CPU on the same machine (scripts/torch_peer.py through Debian's /usr/bin/python3),
+ * or null when PyTorch is not installed. Says which BLAS is loaded: Debian's reference BLAS is
+ * ~30x slower than OpenBLAS.
+ */
+export function torchPeer(caseName: string, batch: number, repeat: number): { ms_median: number; blas: string; threads: number } | null {
+  const py = '/usr/bin/python3';
+  if (!existsSync(py)) return null;
+  const script = fileURLToPath(new URL('../scripts/torch_peer.py', import.meta.url));
+  if (!existsSync(script)) return null;
+  const r = spawnSync(py, [script], { input: JSON.stringify({ case: caseName, batch, repeat }), encoding: 'utf8', timeout: 600_000 });
+  if (r.status !== 0) {
+    progress(`PyTorch peer unavailable: ${(r.stderr || '').trim().split('\n').pop()}`);
+    return null;
+  }
+  const out = JSON.parse(r.stdout) as { ms: number[]; blas: string; threads: number };
+  return { ms_median: summarize(out.ms).ms_median, blas: out.blas, threads: out.threads };
 }

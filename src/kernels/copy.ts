@@ -40,6 +40,32 @@ export function copyInto(src: Tensor, dst: Tensor): void {
   });
 }
 
+/**
+ * One launch of the index kernels: `entry` reads `src` (dense) and writes `out` (dense), with
+ * the indices as u32 bit patterns in an f32 buffer (the shader bitcasts them back) and the
+ * (outer, n_idx, inner, dim size) geometry of the indexed dim `d` of `xShape`.
+ */
+function indexLaunch(entry: 'gather' | 'gather_backward', src: Tensor, out: Tensor, xShape: readonly number[], d: number, idx: Uint32Array, shapes: string): Tensor {
+  const n = out.size;
+  if (n === 0) return out;
+  const outer = xShape.slice(0, d).reduce((a, b) => a * b, 1);
+  const inner = xShape.slice(d + 1).reduce((a, b) => a * b, 1);
+  const it = Tensor.fromArray(new Float32Array(idx.buffer), [idx.length], src.rt);
+  src.rt.dispatch({
+    kernel: { name: 'elementwise', source, entry, overrides: { WG } },
+    buffers: { b: it.buffer, a: src.buffer, y: out.buffer },
+    params: {
+      n, a_off: 0, b_off: 0, _pad: 0, alpha: 0, beta: 0, _pad1: 0, _pad2: 0,
+      shape_lo: [outer, idx.length, inner, xShape[d]], shape_hi: [0, 0, 0, 0], as_lo: [0, 0, 0, 0], as_hi: [0, 0, 0, 0],
+      bs_lo: [0, 0, 0, 0], bs_hi: [0, 0, 0, 0],
+    },
+    workgroups: grid1d(ceilDiv(n, WG)),
+    shapes,
+  });
+  it.dispose();
+  return out;
+}
+
 /** index_select: out = x.index_select(dim, indices). x must be contiguous. */
 export function gather(x: Tensor, dim: number, indices: ArrayLike<number>): Tensor {
   x.assertAlive('gather');
@@ -57,26 +83,7 @@ export function gather(x: Tensor, dim: number, indices: ArrayLike<number>): Tens
   }
   const outShape = [...x.shape];
   outShape[d] = idx.length;
-  const out = Tensor.empty(outShape, x.rt);
-  const n = out.size;
-  if (n === 0) return out;
-  const outer = x.shape.slice(0, d).reduce((a, b) => a * b, 1);
-  const inner = x.shape.slice(d + 1).reduce((a, b) => a * b, 1);
-  // The indices travel as u32 bit patterns in an f32 buffer (the shader bitcasts them back).
-  const it = Tensor.fromArray(new Float32Array(idx.buffer), [idx.length], x.rt);
-  x.rt.dispatch({
-    kernel: { name: 'elementwise', source, entry: 'gather', overrides: { WG } },
-    buffers: { b: it.buffer, a: x.buffer, y: out.buffer },
-    params: {
-      n, a_off: 0, b_off: 0, _pad: 0, alpha: 0, beta: 0, _pad1: 0, _pad2: 0,
-      shape_lo: [outer, idx.length, inner, size], shape_hi: [0, 0, 0, 0], as_lo: [0, 0, 0, 0], as_hi: [0, 0, 0, 0],
-      bs_lo: [0, 0, 0, 0], bs_hi: [0, 0, 0, 0],
-    },
-    workgroups: grid1d(ceilDiv(n, WG)),
-    shapes: `x${shapeStr(x.shape)} dim ${d} n_idx ${idx.length}`,
-  });
-  it.dispose();
-  return out;
+  return indexLaunch('gather', x, Tensor.empty(outShape, x.rt), x.shape, d, idx, `x${shapeStr(x.shape)} dim ${d} n_idx ${idx.length}`);
 }
 
 /** Backward of gather: dx (x's shape) with dx[.., d, ..] = sum of g rows whose index is d. */
@@ -84,26 +91,6 @@ export function gatherBackward(g: Tensor, xShape: readonly number[], dim: number
   g.assertAlive('gatherBackward');
   if (!g.isContiguous) throw new Error(`gatherBackward: ${g} must be contiguous`);
   const d = dim < 0 ? dim + xShape.length : dim;
-  const size = xShape[d];
-  const idx = new Uint32Array(indices.length);
-  for (let i = 0; i < indices.length; i++) idx[i] = indices[i];
-  const out = Tensor.empty(xShape, g.rt);
-  const n = out.size;
-  if (n === 0) return out;
-  const outer = xShape.slice(0, d).reduce((a, b) => a * b, 1);
-  const inner = xShape.slice(d + 1).reduce((a, b) => a * b, 1);
-  const it = Tensor.fromArray(new Float32Array(idx.buffer), [idx.length], g.rt);
-  g.rt.dispatch({
-    kernel: { name: 'elementwise', source, entry: 'gather_backward', overrides: { WG } },
-    buffers: { b: it.buffer, a: g.buffer, y: out.buffer },
-    params: {
-      n, a_off: 0, b_off: 0, _pad: 0, alpha: 0, beta: 0, _pad1: 0, _pad2: 0,
-      shape_lo: [outer, idx.length, inner, size], shape_hi: [0, 0, 0, 0], as_lo: [0, 0, 0, 0], as_hi: [0, 0, 0, 0],
-      bs_lo: [0, 0, 0, 0], bs_hi: [0, 0, 0, 0],
-    },
-    workgroups: grid1d(ceilDiv(n, WG)),
-    shapes: `g${shapeStr(g.shape)} x${shapeStr(xShape)} dim ${d}`,
-  });
-  it.dispose();
-  return out;
+  const idx = Uint32Array.from(indices as ArrayLike<number>);
+  return indexLaunch('gather_backward', g, Tensor.empty(xShape, g.rt), xShape, d, idx, `g${shapeStr(g.shape)} x${shapeStr(xShape)} dim ${d}`);
 }

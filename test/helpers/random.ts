@@ -17,5 +17,3 @@ export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Ar
   return a;
 }
 
-/** Fill a pooled output with NaN so that an element the kernel fails to write is caught. */
-export const POISON = Number.NaN;

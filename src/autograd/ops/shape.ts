@@ -1,6 +1,6 @@
 // Differentiable shape ops. Forward: the views / copies of view-ops.ts. Backward: the inverse
 // view, or a scatter of the gradient into zeros (slice/select), or gather's index-add.
-import { Tensor, contiguousStrides } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import * as V from '../view-ops.js';
 import { fill, sumTo } from '../../kernels/elementwise.js';
 import { copyInto, gatherBackward } from '../../kernels/copy.js';
@@ -123,5 +123,3 @@ export function gather(x: Tensor, dim: number, indices: ArrayLike<number>): Tens
   });
 }
 
-/** Dense strides helper re-exported for model code. */
-export { contiguousStrides };

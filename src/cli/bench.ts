@@ -16,6 +16,7 @@ interface BenchArgs {
   save: boolean;
   tune: boolean;
   robustness: boolean;
+  'spin-wait': boolean;
 }
 
 export const benchCommand: CommandModule<object, BenchArgs> = {
@@ -32,6 +33,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       })
       .option('repeat', { type: 'number', default: 7, describe: 'timed samples per row (the median is reported)' })
       .option('filter', { type: 'string', describe: 'only rows whose "<kernel> <shape>" matches this regular expression' })
+      .option('spin-wait', { type: 'boolean', default: false, describe: "let Dawn spin the JS thread while waiting for the GPU (the runtime's default on software adapters is to sleep first)" })
       .option('save', { type: 'boolean', default: false, describe: 'write bench/results/<adapter>-<suite>.json and .md' })
       .option('tune', { type: 'boolean', default: false, describe: 'autotune each matmul shape before timing it' })
       .option('robustness', {
@@ -51,6 +53,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     }
     const dawnFlags = args.robustness ? [] : ['enable-dawn-features=disable_robustness'];
     const rt = await initNode({ driver: args.driver as 'auto' | undefined, dawnFlags });
+    if (args['spin-wait']) rt.sleepBeforeWait = false;
     const report = await runBench(rt, args.suite, { repeat: args.repeat, filter, tune: args.tune });
     if (!args.robustness) report.rows.forEach((r) => (r.robustness = false));
     if (args.save) {

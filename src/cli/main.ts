@@ -22,6 +22,7 @@ async function main(): Promise<void> {
       .command(synthCommand)
       .command(pretrainCommand)
       .command(embedCommand)
+      .command((await import('./finetune.js')).finetuneCommand)
       .demandCommand(1, 'Name a command; see --help.')
       .strict()
       .recommendCommands()

@@ -156,7 +156,7 @@ export function describeNames(names: readonly string[], max = 6): string {
 
 const VIT_KEYS: (keyof VitConfig)[] = ['imgSize', 'patchSize', 'inChans', 'embedDim', 'depth', 'numHeads', 'mlpRatio', 'dropPathRate', 'eps'];
 
-function archFromMetadata(json: string, file?: string): VitConfig {
+export function archFromMetadata(json: string, file?: string): VitConfig {
   let v: unknown;
   try {
     v = JSON.parse(json);

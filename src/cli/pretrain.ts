@@ -6,13 +6,20 @@
 //   out/checkpoint.safetensors   student.*, teacher.*, optim.*, center; written atomically
 //                          after every epoch, with the config and iteration in its metadata
 // --resume continues from the checkpoint and reproduces the uninterrupted run bit for bit.
+// Failures: before training, the output folder must be writable and have room for a checkpoint;
+// a non-finite loss stops the run (or, with --skip-nonfinite, that step's update is skipped and
+// logged); a lost GPU device or a failed write stops it with the reason, and the last complete
+// checkpoint stays as it was.
 import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initNode } from '../node/index.js';
+import { DeviceLostError } from '../kernels/runtime.js';
 import { nodeDataFs } from '../node/data-io.js';
-import { ensureWritableDir, saveSafetensors, loadSafetensors, writeFileAtomic } from '../node/files.js';
+import {
+  ensureWritableDir, ensureFreeSpace, saveSafetensors, loadSafetensors, writeFileAtomic, failingWriteIo, type AtomicWriteIo,
+} from '../node/files.js';
 import { DinoTrainer, DINO_PRESETS, type DinoConfig, type DinoState } from '../train/dino.js';
 import { VIT_PRESETS } from '../models/vit.js';
 import { synthDataset } from '../data/synth.js';
@@ -36,6 +43,31 @@ interface PretrainArgs {
   'log-every'?: number;
   resume: boolean;
   'skip-bad': boolean;
+  'skip-nonfinite': boolean;
+}
+
+// ============ fault injection (test/reliability-*.test.ts; off unless the variable is set) ============
+// MEDIVLAD_TEST_FAULT, comma-separated: 'nan-data' (every frame of the first clip is NaN),
+// 'device-lost@IT' (device.destroy() right after iteration IT is logged), 'enospc@EPOCH' (the
+// checkpoint write of that epoch fails half-way with ENOSPC).
+interface Faults {
+  nanData: boolean;
+  deviceLostAt: number | null;
+  enospcAtEpoch: number | null;
+}
+
+function parseFaults(spec: string | undefined): Faults {
+  const f: Faults = { nanData: false, deviceLostAt: null, enospcAtEpoch: null };
+  for (const item of (spec ?? '').split(',').filter(Boolean)) {
+    const [name, arg] = item.split('@');
+    const n = Number(arg);
+    if (name === 'nan-data') f.nanData = true;
+    else if (name !== 'device-lost' && name !== 'enospc') throw new Error(`MEDIVLAD_TEST_FAULT: unknown fault '${item}' (known: nan-data, device-lost@IT, enospc@EPOCH)`);
+    else if (!Number.isInteger(n)) throw new Error(`MEDIVLAD_TEST_FAULT: '${item}' needs @<integer>`);
+    else if (name === 'device-lost') f.deviceLostAt = n;
+    else f.enospcAtEpoch = n;
+  }
+  return f;
 }
 
 function positiveInt(name: string, v: number | undefined): void {
@@ -53,13 +85,15 @@ async function loadClips(args: PretrainArgs, size: number): Promise<Clip[]> {
   return clips;
 }
 
-function stateTensors(s: DinoState): Map<string, HostTensor> {
-  const out = new Map<string, HostTensor>();
-  for (const [n, t] of s.student) out.set(`student.${n}`, t);
-  for (const [n, t] of s.teacher) out.set(`teacher.${n}`, t);
-  for (const [n, t] of s.optim.tensors) out.set(n, t);
-  out.set('dino_loss.center', { shape: [s.center.length], data: s.center });
-  return out;
+/** What checkpoint.safetensors holds: every state tensor, and the config and counters as metadata. */
+export function checkpointContents(cfg: DinoConfig, s: DinoState, epoch: number): { tensors: Map<string, HostTensor>; meta: Record<string, string> } {
+  const tensors = new Map<string, HostTensor>();
+  for (const [n, t] of s.student) tensors.set(`student.${n}`, t);
+  for (const [n, t] of s.teacher) tensors.set(`teacher.${n}`, t);
+  for (const [n, t] of s.optim.tensors) tensors.set(n, t);
+  tensors.set('dino_loss.center', { shape: [s.center.length], data: s.center });
+  const meta = { config: JSON.stringify(cfg), it: String(s.it), epoch: String(epoch), optim_steps: JSON.stringify(s.optim.steps), format: 'medivlad-dino-checkpoint' };
+  return { tensors, meta };
 }
 
 function parseState(tensors: Map<string, HostTensor>, meta: Record<string, string>): DinoState {
@@ -73,6 +107,37 @@ function parseState(tensors: Map<string, HostTensor>, meta: Record<string, strin
     optim: { tensors: new Map([...tensors].filter(([n]) => n.startsWith('optim.'))), steps: JSON.parse(meta.optim_steps ?? '{}') },
     center: center.data,
   };
+}
+
+/**
+ * Bytes of checkpoint.safetensors: per parameter, student + teacher + AdamW m and v (f32), the
+ * center, a header entry per tensor (~100 bytes + its name) and the metadata (the config and
+ * the per-tensor step counts).
+ */
+export function estimateCheckpointBytes(trainer: DinoTrainer): number {
+  let bytes = 8 + 1024 + JSON.stringify(trainer.cfg).length + 4 * trainer.cfg.head.outDim;
+  for (const b of trainer.sStore.buckets) {
+    for (const s of b.segments) bytes += 4 * (4 * s.size) + 4 * (100 + s.name.length) + s.name.length + 16;
+  }
+  return bytes;
+}
+
+/** Append one JSON line; a failure (full disk) names the file. */
+async function appendLine(path: string, value: unknown): Promise<void> {
+  try {
+    await appendFile(path, `${JSON.stringify(value)}\n`);
+  } catch (e) {
+    throw new Error(`cannot append to ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Iterations logged as skipped (non-finite) in log.jsonl, resumed runs included. */
+async function skippedInLog(path: string): Promise<number[]> {
+  if (!existsSync(path)) return [];
+  return (await readFile(path, 'utf8'))
+    .split('\n')
+    .filter((l) => l.includes('"skipped":true'))
+    .map((l) => (JSON.parse(l) as { it: number }).it);
 }
 
 /** Keep only log lines of iterations before `it` (a killed run may have logged past its checkpoint). */
@@ -106,7 +171,12 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
       .option('size', { type: 'number', describe: 'frame side in pixels (default: the backbone resolution)' })
       .option('log-every', { type: 'number', describe: 'read the losses every N steps' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue from out/checkpoint.safetensors' })
-      .option('skip-bad', { type: 'boolean', default: false, describe: 'turn bad data rows into warnings' }) as never,
+      .option('skip-bad', { type: 'boolean', default: false, describe: 'turn bad data rows into warnings' })
+      .option('skip-nonfinite', {
+        type: 'boolean',
+        default: false,
+        describe: 'skip (and log) a step whose loss or gradients are NaN/Inf instead of stopping; costs one GPU wait per step',
+      }) as never,
   handler: async (args) => {
     for (const k of ['epochs', 'iters-per-epoch', 'batch', 'videos', 'frames', 'size', 'log-every'] as const) positiveInt(k, args[k]);
     const base = DINO_PRESETS[args.preset];
@@ -123,24 +193,32 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
     const logPath = join(args.out, 'log.jsonl');
     const epochPath = join(args.out, 'epochs.jsonl');
     const size = args.size ?? VIT_PRESETS[cfg.arch].imgSize;
-    await initNode();
+    const faults = parseFaults(process.env.MEDIVLAD_TEST_FAULT);
+    const rt = await initNode();
     const clips = await loadClips(args, size);
+    if (faults.nanData) clips[0].frames.forEach((f) => f.fill(NaN));
     const labelled = clips.filter((c) => c.label !== null).length;
     const folds = labelled >= 4 ? patientFolds(clips, 2, cfg.seed).folds[0] : null;
     const trainer = new DinoTrainer(cfg, {
       clips,
       knnSplit: folds,
       progress: (l) => process.stderr.write(`\r${l}   `),
-      onStep: async (l) => appendFile(logPath, `${JSON.stringify(l)}\n`),
+      onNonFinite: args['skip-nonfinite'] ? 'skip' : 'stop',
+      onStep: async (l) => {
+        await appendLine(logPath, l);
+        if (l.it === faults.deviceLostAt) rt.device.destroy();
+      },
       onEpoch: async (e, state) => {
-        const s = await state();
-        const meta = { config: JSON.stringify(cfg), it: String(s.it), epoch: String(e.epoch), optim_steps: JSON.stringify(s.optim.steps), format: 'medivlad-dino-checkpoint' };
-        await saveSafetensors(ckpt, stateTensors(s), meta);
-        await appendFile(epochPath, `${JSON.stringify(e)}\n`);
+        const { tensors, meta } = checkpointContents(cfg, await state(), e.epoch);
+        const io: AtomicWriteIo | undefined = e.epoch === faults.enospcAtEpoch ? failingWriteIo('ENOSPC', 4096) : undefined;
+        await saveSafetensors(ckpt, tensors, meta, io);
+        await appendLine(epochPath, e);
         process.stderr.write(`\nepoch ${e.epoch}: k-NN top-1 ${e.knn_top1 === null ? 'n/a' : (100 * e.knn_top1).toFixed(1) + '%'}; checkpoint ${ckpt}\n`);
       },
     });
     try {
+      // The checkpoint is rewritten atomically each epoch: room for one more copy (+ logs).
+      await ensureFreeSpace(args.out, Math.ceil(1.1 * estimateCheckpointBytes(trainer)) + (1 << 20), `a ${cfg.arch} DINO checkpoint`);
       if (args.resume) {
         if (!existsSync(ckpt)) throw new Error(`--resume: no checkpoint at ${ckpt}`);
         const f = await loadSafetensors(ckpt);
@@ -156,11 +234,22 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
         await writeFile(logPath, '');
         await writeFile(epochPath, '');
         const knn0 = await trainer.knn();
-        await appendFile(epochPath, `${JSON.stringify({ epoch: -1, knn_top1: knn0, note: 'random init' })}\n`);
+        await appendLine(epochPath, { epoch: -1, knn_top1: knn0, note: 'random init' });
         process.stderr.write(`random-init k-NN top-1: ${knn0 === null ? 'n/a' : (100 * knn0).toFixed(1) + '%'}\n`);
       }
-      await trainer.train();
-      process.stderr.write('\n');
+      try {
+        await trainer.train();
+      } catch (e) {
+        if (!(e instanceof DeviceLostError)) throw e;
+        const kept = existsSync(ckpt) ? `the last checkpoint ${ckpt} is intact: rerun with --resume` : 'no checkpoint was written yet';
+        const why = rt.lost ? `${rt.lost.reason}${rt.lost.message ? `: ${rt.lost.message}` : ''}` : e.reason;
+        throw new Error(`pretrain stopped at iteration ${trainer.it}: the GPU device was lost (${why}); ${kept}`, { cause: e });
+      }
+      const skipped = await skippedInLog(logPath);
+      process.stderr.write(
+        `\npretrain: finished at iteration ${trainer.it}; ` +
+          (skipped.length ? `${skipped.length} non-finite step(s) skipped (iterations ${skipped.join(', ')}; see ${logPath})\n` : 'no step skipped\n'),
+      );
     } finally {
       trainer.dispose();
     }

@@ -52,7 +52,24 @@ export interface RuntimeCounters {
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
 const ARENA_SLOTS = 1024;
 
-export class DeviceLostError extends Error {}
+/**
+ * The GPU device is gone (driver reset, GPU removed, device.destroy(), browser tab backgrounded
+ * too long). Every buffer and tensor of the runtime went with it. Recovery: drop the runtime,
+ * create a new one (Node: shutdownNode() then initNode(); browser: initWeb() after
+ * setRuntime(null)) and reload the last checkpoint.
+ */
+export class DeviceLostError extends Error {
+  override name = 'DeviceLostError';
+  constructor(
+    message: string,
+    /** GPUDeviceLostReason: 'destroyed' or 'unknown'. */
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}
+
+const RECOVERY_HINT = 'every GPU buffer is gone: create a new runtime (Node: shutdownNode() then initNode()) and reload the last checkpoint';
 
 export class Runtime {
   readonly pool: BufferPool;
@@ -66,6 +83,7 @@ export class Runtime {
   private pass: GPUComputePassEncoder | null = null;
   private batchKernels: string[] = [];
   private lostInfo: GPUDeviceLostInfo | null = null;
+  private lostPromise: Promise<GPUDeviceLostInfo>;
   private uncaptured: string[] = [];
   private counts = { dispatches: 0, submits: 0, uploads: 0, readbacks: 0 };
   private destroyed = false;
@@ -84,8 +102,12 @@ export class Runtime {
       usage: 0x0040 /* UNIFORM */ | 0x0008 /* COPY_DST */,
       label: 'uniform-arena',
     });
-    device.lost.then((info) => {
+    // Dawn resolves `lost` on a later event-loop turn (after device.destroy(): reason
+    // 'destroyed'); afterwards it silently drops submitted work and rejects mapAsync. So every
+    // entry point checks lostInfo, and a failed readback waits for `lost` to name the reason.
+    this.lostPromise = device.lost.then((info) => {
       if (!this.destroyed) this.lostInfo = info;
+      return info;
     });
     device.addEventListener('uncapturederror', (ev) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
@@ -112,10 +134,16 @@ export class Runtime {
     };
   }
 
+  /** Why the device was lost, or null while it is alive. */
+  get lost(): GPUDeviceLostInfo | null {
+    return this.lostInfo;
+  }
+
   private checkAlive(what: string): void {
     if (this.destroyed) throw new Error(`${what}: the runtime was destroyed`);
     if (this.lostInfo) {
-      throw new DeviceLostError(`${what}: GPU device lost (${this.lostInfo.reason}): ${this.lostInfo.message}`);
+      const { reason, message } = this.lostInfo;
+      throw new DeviceLostError(`${what}: GPU device lost (${reason}${message ? `: ${message}` : ''}); ${RECOVERY_HINT}`, reason);
     }
   }
 
@@ -304,8 +332,12 @@ export class Runtime {
     try {
       await this.idleWait(() => staging.mapAsync(0x0001 /* READ */, 0, size));
     } catch (e) {
+      // A lost device rejects mapAsync (with an empty message in Dawn) possibly before `lost`
+      // has resolved: give it a moment so the error names the loss, not just the readback.
+      await Promise.race([this.lostPromise, new Promise((r) => setTimeout(r, 1000))]);
+      this.checkAlive('read');
       await this.checkErrors();
-      throw new Error(`read: mapAsync failed: ${(e as Error).message}`);
+      throw new Error(`read: mapAsync failed: ${(e as Error).message || 'no reason given'}`);
     }
     const out = staging.getMappedRange(0, size).slice(0, bytes);
     staging.unmap();

@@ -1,8 +1,10 @@
 // Node-only file helpers for checkpoints and run outputs: atomic writes (a crash or a full disk
-// never leaves a half-written file under the final name), reads whose errors name the file,
-// an early check that an output directory is writable (fail before hours of training, not
-// after), and safetensors save/load on top of src/models/safetensors.ts.
-import { mkdir, open, readFile, rename, unlink, stat } from 'node:fs/promises';
+// never leaves a half-written file under the final name, nor a temporary file beside it),
+// reads whose errors name the file, an early check that an output directory is writable and
+// has room for what will be written (fail before hours of training, not after), and
+// safetensors save/load on top of src/models/safetensors.ts.
+import { mkdir, open, readFile, rename, unlink, stat, statfs } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import {
@@ -21,6 +23,20 @@ function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Why a write failed, in words, for the codes a full or failing disk produces. */
+function writeReason(e: unknown): string {
+  const code = errCode(e);
+  switch (code) {
+    case 'ENOSPC': return 'no space left on the device (ENOSPC)';
+    case 'EDQUOT': return 'disk quota exceeded (EDQUOT)';
+    case 'EIO': return 'input/output error from the disk (EIO)';
+    case 'EROFS': return 'the filesystem is read-only (EROFS)';
+    case 'EACCES': case 'EPERM': return `permission denied (${code})`;
+    case 'EFBIG': return 'file too large for the filesystem (EFBIG)';
+    default: return errText(e);
+  }
+}
+
 /** An Error that keeps the system error code (ENOENT, EACCES, …) and the original as cause. */
 function fileError(message: string, cause: unknown): Error {
   const err = new Error(message, { cause });
@@ -30,30 +46,72 @@ function fileError(message: string, cause: unknown): Error {
 }
 
 /**
+ * The file operations writeFileAtomic uses. Tests substitute failing ones (a disk that fills
+ * up or returns EIO half-way through a write) instead of filling a real disk.
+ */
+export interface AtomicWriteIo {
+  open: typeof open;
+  rename: typeof rename;
+  unlink: typeof unlink;
+}
+
+const nodeIo: AtomicWriteIo = { open, rename, unlink };
+
+/**
+ * Fault injection (tests, and `MEDIVLAD_TEST_FAULT` in pretrain): file operations whose writes
+ * put the first `afterBytes` bytes on disk and then fail with `code` (ENOSPC: the disk filled
+ * up; EIO: the disk failed), as a real full disk does part-way through a write.
+ */
+export function failingWriteIo(code: 'ENOSPC' | 'EIO' | 'EDQUOT', afterBytes: number): AtomicWriteIo {
+  const failOpen = async (...args: Parameters<typeof open>) => {
+    const fh = await open(...args);
+    const handle = {
+      writeFile: async (data: Uint8Array) => {
+        await fh.write(data.subarray(0, Math.min(afterBytes, data.length)));
+        throw Object.assign(new Error(`${code}: injected failure, write`), { code, syscall: 'write' });
+      },
+      sync: () => fh.sync(),
+      close: () => fh.close(),
+    };
+    return handle as unknown as Awaited<ReturnType<typeof open>>;
+  };
+  return { open: failOpen as typeof open, rename, unlink };
+}
+
+/**
  * Write `bytes` to `path` atomically: write `<path>.tmp-<pid>-<random>` in the same directory
  * (same filesystem, so the rename is atomic), fsync it, rename it over `path`, then fsync the
  * directory so the rename itself survives a power loss. Readers see the old file or the new
- * one, never a mixture. On failure the temporary file is removed and the error names `path`.
+ * one, never a mixture. On failure (a full disk, an I/O error) the temporary file is removed,
+ * the file at `path` is left as it was, and the error names `path` and the reason.
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+export async function writeFileAtomic(path: string, bytes: Uint8Array, io: AtomicWriteIo = nodeIo): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   let created = false;
   try {
     // 'wx': never follow or clobber something already at the temporary name.
-    const fh = await open(tmp, 'wx');
+    const fh = await io.open(tmp, 'wx');
     created = true;
+    let failed: unknown = null;
     try {
       await fh.writeFile(bytes);
       await fh.sync();
-    } finally {
-      await fh.close();
+    } catch (e) {
+      failed = e;
     }
-    await rename(tmp, path);
+    // A failed close after a failed write must not hide the write's reason.
+    await fh.close().catch((e: unknown) => (failed ??= e));
+    if (failed !== null) throw failed;
+    await io.rename(tmp, path);
     created = false;
   } catch (e) {
-    if (created) await unlink(tmp).catch(() => undefined);
-    throw fileError(`cannot write ${path}: ${errText(e)}`, e);
+    let left = '';
+    if (created) {
+      await io.unlink(tmp).catch((u: unknown) => (left = `; the temporary file ${tmp} could not be removed (${writeReason(u)})`));
+    }
+    const kept = existsSync(path) ? `; the previous ${basename(path)} is unchanged` : '';
+    throw fileError(`cannot write ${path}: ${writeReason(e)}${kept}${left}`, e);
   }
   await fsyncDir(dir);
 }
@@ -126,13 +184,56 @@ export async function ensureWritableDir(dir: string): Promise<void> {
   await unlink(probe);
 }
 
+/** Bytes as "1.5 GB" / "640 kB" (powers of 1000, as df -H and file managers show). */
+export function formatBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${i === 0 ? n.toFixed(0) : n.toFixed(n < 10 ? 2 : 1)} ${units[i]}`;
+}
+
+/**
+ * Refuse to start when the filesystem holding `dir` has less than `bytes` available to this
+ * user (statfs: f_bavail blocks of f_bsize bytes). `what` says what will be written there.
+ * The caller sizes `bytes`, with the margin it needs (an atomic rewrite of a file needs room
+ * for the new copy while the old one still exists).
+ */
+export async function ensureFreeSpace(dir: string, bytes: number, what: string): Promise<void> {
+  let free: number;
+  try {
+    const st = await statfs(dir);
+    free = Number(st.bavail) * Number(st.bsize);
+  } catch (e) {
+    throw fileError(`cannot check the free space of ${dir}: ${errText(e)}`, e);
+  }
+  if (free < bytes) {
+    throw new Error(
+      `not enough free space in ${dir} for ${what}: needs about ${formatBytes(bytes)}, ${formatBytes(free)} available; ` +
+        'free some space or choose another output directory',
+    );
+  }
+}
+
+/**
+ * The preflight for a command that writes results: `dir` exists (created if needed), is
+ * writable, and has room for about `bytes` (see ensureFreeSpace). Call it before long work.
+ */
+export async function preflightOutputDir(dir: string, bytes: number, what: string): Promise<void> {
+  await ensureWritableDir(dir);
+  await ensureFreeSpace(dir, bytes, what);
+}
+
 /** Serialize f32 tensors (sorted by name, 8-byte aligned data) and write them atomically. */
 export async function saveSafetensors(
   path: string,
   tensors: ReadonlyMap<string, HostTensor> | Readonly<Record<string, HostTensor>>,
   metadata?: Readonly<Record<string, string>>,
+  io: AtomicWriteIo = nodeIo,
 ): Promise<void> {
-  await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
+  await writeFileAtomic(path, serializeSafetensors(tensors, metadata), io);
 }
 
 /** Read and validate a safetensors file; errors are CheckpointErrors naming `path`. */

@@ -238,6 +238,7 @@ describe('MultiCrop: presets, shapes, determinism', () => {
     const lus = MULTICROP_PRESETS.lus;
     expect([lus.globalSize, lus.localSize, lus.nLocal, lus.grayP]).toEqual([224, 96, 10, 0]);
     expect([lus.globalScale, lus.localScale]).toEqual([[0.6, 1], [0.1, 0.6]]);
+    expect([lus.mean, lus.std]).toEqual([[0.326, 0.326, 0.326], [0.228, 0.228, 0.228]]); // SPEC §3, not ImageNet's
     const dino = MULTICROP_PRESETS.dino;
     expect([dino.globalScale, dino.localScale, dino.blurP, dino.grayP, dino.solarizeP]).toEqual([[0.4, 1], [0.05, 0.4], [1, 0.1, 0.5], 0.2, 0.2]);
   });

@@ -225,10 +225,10 @@ describe('CLI: train-video and reproduce', () => {
   });
   it('reproduce (minimal sizes) writes results.json, report.md with Tables 2 and 3, the plots and a MeDiVLAD checkpoint per fold', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rp-'));
-    run(['reproduce', '--out', dir, '--videos', '16', '--frames', '6', '--dino-epochs', '1', '--dino-iters', '3', '--frame-epochs', '2', '--video-epochs', '1']);
+    run(['reproduce', '--out', dir, '--videos', '16', '--frames', '6', '--dino-epochs', '1', '--dino-iters', '3', '--frame-epochs', '2', '--finetune-epochs', '1', '--video-epochs', '1']);
     const r = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
     expect(r.dino.steps).toBe(3);
-    expect(r.frame.map((x: { backbone: string }) => x.backbone)).toEqual(['scratch', 'dino']);
+    expect(r.frame.map((x: { backbone: string }) => x.backbone)).toEqual(['scratch', 'dino', 'dino-finetuned']);
     expect(r.video.map((x: { aggregator: string }) => x.aggregator)).toEqual([...AGGREGATOR_KINDS]);
     for (const v of r.video) expect(v.folds.length).toBe(2);
     const md = readFileSync(join(dir, 'report.md'), 'utf8');

@@ -1,8 +1,9 @@
 // `medivlad reproduce`: the whole MeDiVLAD pipeline on one data set, 2 patient-disjoint folds.
 //   1. DINO self-distillation of the ViT on every clip (unlabelled use, as the paper)
 //   2. frame level, for the DINO teacher and for the same network at random init ("scratch"):
-//      k-NN (k = 20) and a linear probe on the CLS feature (Table 2)
-//   3. video level on the DINO backbone + its probe head: DualVLAD, NetVLAD, Bi-LSTM, max-score
+//      k-NN (k = 20) and a linear probe on the CLS feature (Table 2); then the DINO backbone
+//      fine-tuned with its head (stage 2 with train_backbone)
+//   3. video level on the fine-tuned frame backbone (frozen) + its head: DualVLAD, NetVLAD, Bi-LSTM, max-score
 //      trained on cached frame features (Table 3)
 // Writes DIR/results.json, DIR/report.md, PNG plots, the DINO teacher, the frame checkpoints and
 // the DualVLAD (full MeDiVLAD) checkpoint of each fold. Every file is written atomically.
@@ -13,7 +14,6 @@ import { initNode } from '../node/index.js';
 import { ensureWritableDir, saveSafetensors, writeFileAtomic } from '../node/files.js';
 import { encodePng, type Image8 } from '../data/png.js';
 import { patientFolds } from '../data/folds.js';
-import { LUS_MEAN, LUS_STD } from '../data/preprocess.js';
 import type { Clip } from '../data/clip.js';
 import { VIT_PRESETS } from '../models/vit.js';
 import { loadModelState } from '../models/model-state.js';
@@ -33,7 +33,9 @@ import { saveFrameModel } from './finetune.js';
 /** Per-preset sizes of every stage: the tiny one is meant to finish in minutes on a software GPU. */
 interface Recipe {
   dino: DinoConfig;
+  /** Linear probe (Table 2) and the fine-tuning whose backbone feeds the video stage. */
   frame: Partial<FrameConfig>;
+  finetune: Partial<FrameConfig>;
   video: VideoConfig;
   views: number;
   videos: number;
@@ -44,6 +46,7 @@ const RECIPES: Record<string, Recipe> = {
   tiny: {
     dino: DINO_PRESETS.tiny,
     frame: { epochs: 100, batch: 8 },
+    finetune: { epochs: 15, batch: 8 },
     video: { ...VIDEO_DEFAULTS, epochs: 20, itersPerEpoch: 10, batch: 8 },
     views: 3,
     videos: 96,
@@ -52,6 +55,7 @@ const RECIPES: Record<string, Recipe> = {
   'vit-s8': {
     dino: DINO_PRESETS.lus,
     frame: {},
+    finetune: {},
     video: VIDEO_DEFAULTS,
     views: 3,
     videos: 96,
@@ -70,10 +74,13 @@ interface ReproduceArgs {
   'dino-iters'?: number;
   'video-epochs'?: number;
   'frame-epochs'?: number;
+  'finetune-epochs'?: number;
   'skip-bad': boolean;
 }
 
 const enc = (s: string) => new TextEncoder().encode(s);
+/** Labelled frames per clip in the frame stage (centres of equal segments), as the DINO k-NN monitor. */
+const FRAMES_PER_CLIP = 4;
 async function writePng(file: string, img: Image8): Promise<void> {
   await writeFileAtomic(file, await encodePng(img));
 }
@@ -92,13 +99,14 @@ export const reproduceCommand: CommandModule<object, ReproduceArgs> = {
       .option('dino-epochs', { type: 'number', describe: 'override the DINO epochs of the preset' })
       .option('dino-iters', { type: 'number', describe: 'override the DINO iterations per epoch of the preset' })
       .option('frame-epochs', { type: 'number', describe: 'override the linear-probe epochs' })
+      .option('finetune-epochs', { type: 'number', describe: 'override the fine-tuning epochs (the backbone of the video stage)' })
       .option('video-epochs', { type: 'number', describe: 'override the video-stage epochs' })
       .option('skip-bad', { type: 'boolean', default: false, describe: 'turn bad data rows into warnings' }) as never,
   handler: async (args) => {
     const say = (l: string) => process.stderr.write(`${l}\n`);
     const recipe = RECIPES[args.preset];
     if (!recipe) throw new Error(`--preset must be one of ${Object.keys(RECIPES).join(', ')}, got '${args.preset}'`);
-    for (const k of ['videos', 'frames', 'dino-epochs', 'dino-iters', 'frame-epochs', 'video-epochs'] as const) {
+    for (const k of ['videos', 'frames', 'dino-epochs', 'dino-iters', 'frame-epochs', 'finetune-epochs', 'video-epochs'] as const) {
       const v = args[k];
       if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new Error(`--${k} must be a positive integer, got ${v}`);
     }
@@ -145,6 +153,8 @@ export const reproduceCommand: CommandModule<object, ReproduceArgs> = {
         process.stderr.write(`\nDINO epoch ${e.epoch}: teacher k-NN ${e.knn_top1 === null ? 'n/a' : (100 * e.knn_top1).toFixed(1) + '%'}\n`);
       },
     });
+    // Every later stage normalises frames as the DINO crops did (SPEC §3: the LUS values).
+    const norm = { mean: trainer.crops.config.mean[0], std: trainer.crops.config.std[0] };
     let teacherInit: Map<string, HostTensor>;
     let teacherFinal: Map<string, HostTensor>;
     let knnRandomInit: number | null;
@@ -163,29 +173,28 @@ export const reproduceCommand: CommandModule<object, ReproduceArgs> = {
     lap('dino');
 
     // ============ 2. frame level: scratch vs DINO, both folds ============
-    const norm = { mean: LUS_MEAN, std: LUS_STD };
     const fcfg = frameConfig('probe', { ...recipe.frame, ...(args['frame-epochs'] ? { epochs: args['frame-epochs'] } : {}) });
+    const ftcfg = frameConfig('finetune', { ...recipe.finetune, ...(args['finetune-epochs'] ? { epochs: args['finetune-epochs'] } : {}) });
     const frame: FrameRow[] = [];
-    const dinoFrameModels: FrameModel[] = [];
+    const videoFrameModels: FrameModel[] = [];
     try {
-      for (const which of ['scratch', 'dino'] as const) {
+      for (const which of ['scratch', 'dino', 'dino-finetuned'] as const) {
         const row: FrameRow = { backbone: which, folds: [] };
+        const cfg = which === 'dino-finetuned' ? ftcfg : fcfg;
         for (const fold of [0, 1]) {
-          const model = new FrameModel({ vit, preset: dinoCfg.arch, lastN: 1, classes: 3 }, { seed: fcfg.seed, headInit: fcfg.headInit });
-          loadModelState(model.vitStore, which === 'dino' ? teacherFinal : teacherInit, { prefix: 'backbone.', strict: true });
-          const sp = frameSplits(clips, { fold, foldSeed: args.seed, valFraction: fcfg.valFraction, perClip: 2 });
-          const ft = new FrameTrainer(model, fcfg, { train: sp.train, val: sp.val, test: sp.test, norm }, { progress: () => {} });
+          const model = new FrameModel({ vit, preset: dinoCfg.arch, lastN: 1, classes: 3 }, { seed: cfg.seed, headInit: cfg.headInit });
+          loadModelState(model.vitStore, which === 'scratch' ? teacherInit : teacherFinal, { prefix: 'backbone.', strict: true });
+          const sp = frameSplits(clips, { fold, foldSeed: args.seed, valFraction: cfg.valFraction, perClip: FRAMES_PER_CLIP });
+          const ft = new FrameTrainer(model, cfg, { train: sp.train, val: sp.val, test: sp.test, norm }, { progress: () => {} });
           const r = await ft.run();
           ft.dispose();
           const rep = classificationReport(r.test.labels, Float32Array.from(r.test.probs.flat()), 3);
-          row.folds.push({
-            fold, labels: r.test.labels, probs: r.test.probs, accuracy: rep.accuracy, weightedF1: rep.weightedF1, aucMacro: rep.auc.macro,
-            recall: rep.recall, knn: r.knn.initial,
-          });
-          say(`frame ${which} fold ${fold}: k-NN ${(100 * r.knn.initial).toFixed(1)}%, probe accuracy ${(100 * rep.accuracy).toFixed(1)}%, macro AUC ${rep.auc.macro.toFixed(3)}`);
-          if (which === 'dino') {
-            await saveFrameModel(path.join(args.out, `frame-fold${fold}.safetensors`), model, { mode: 'probe', fold: String(fold), fold_seed: String(args.seed), mean: String(norm.mean), std: String(norm.std) });
-            dinoFrameModels.push(model);
+          const knn = which === 'dino-finetuned' ? (r.knn.final ?? r.knn.initial) : r.knn.initial;
+          row.folds.push({ fold, labels: r.test.labels, probs: r.test.probs, accuracy: rep.accuracy, weightedF1: rep.weightedF1, aucMacro: rep.auc.macro, recall: rep.recall, knn });
+          say(`frame ${which} fold ${fold}: k-NN ${(100 * knn).toFixed(1)}%, ${cfg.mode} accuracy ${(100 * rep.accuracy).toFixed(1)}%, macro AUC ${rep.auc.macro.toFixed(3)}`);
+          if (which === 'dino-finetuned') {
+            await saveFrameModel(path.join(args.out, `frame-fold${fold}.safetensors`), model, { mode: cfg.mode, fold: String(fold), fold_seed: String(args.seed), mean: String(norm.mean), std: String(norm.std) });
+            videoFrameModels.push(model);
           } else model.dispose();
         }
         frame.push(row);
@@ -196,7 +205,7 @@ export const reproduceCommand: CommandModule<object, ReproduceArgs> = {
       const vcfg: VideoConfig = { ...recipe.video, ...(args['video-epochs'] ? { epochs: args['video-epochs'] } : {}) };
       const rows = new Map<string, VideoRow>(AGGREGATOR_KINDS.map((k) => [k, { aggregator: k, folds: [] }]));
       for (const fold of [0, 1]) {
-        const stage = await runVideoStage(dinoFrameModels[fold], clips, {
+        const stage = await runVideoStage(videoFrameModels[fold], clips, {
           aggregators: AGGREGATOR_KINDS, fold, foldSeed: args.seed, valFraction: 0.2, views: recipe.views, cfg: vcfg, clusters: 3, norm,
           progress: (l) => {
             if (!/ epoch \d+\//.test(l)) say(l);
@@ -249,7 +258,7 @@ export const reproduceCommand: CommandModule<object, ReproduceArgs> = {
       }
       say(`reproduce: done in ${results.seconds.total.toFixed(0)} s; report ${path.join(args.out, 'report.md')}`);
     } finally {
-      for (const m of dinoFrameModels) m.dispose();
+      for (const m of videoFrameModels) m.dispose();
     }
   },
 };

@@ -68,14 +68,32 @@ const DINO: MultiCropConfig = {
   cubicA: -0.5,
 };
 
-/** LUS stage 1 (SPEC §7): larger scales, 10 locals, no grayscale, blur p 0.9 / 0.9 / 0.5. */
-const LUS: MultiCropConfig = { ...DINO, globalScale: [0.6, 1], localScale: [0.1, 0.6], nLocal: 10, grayP: 0, blurP: [0.9, 0.9, 0.5] };
+/**
+ * LUS stage 1 (SPEC §7): larger scales, 10 locals, no grayscale, blur p 0.9 / 0.9 / 0.5, and the
+ * LUS normalisation the DINO stage uses (SPEC §3: 0.326 / 0.228 on every channel), so the
+ * pretrained backbone sees the same input statistics in every later stage.
+ */
+const LUS: MultiCropConfig = {
+  ...DINO, globalScale: [0.6, 1], localScale: [0.1, 0.6], nLocal: 10, grayP: 0, blurP: [0.9, 0.9, 0.5],
+  mean: [0.326, 0.326, 0.326], std: [0.228, 0.228, 0.228],
+};
 
 export const MULTICROP_PRESETS = {
   dino: DINO,
   lus: LUS,
-  /** LUS distributions at test/smoke sizes: 64 px globals, 32 px locals, 4 locals. */
-  tiny: { ...LUS, globalSize: 64, localSize: 32, nLocal: 4 },
+  /**
+   * LUS distributions at 64 px globals, 32 px locals, 4 locals. The blur radius is in pixels of
+   * the 224 px crop in DINO, so it scales with the resolution (×64/224): an unscaled σ up to 2 px
+   * wipes out the thin A/B-lines of a 64 px frame, and the tiny DINO run then learns little
+   * (scripts/dino-sweep.ts on lavapipe: teacher k-NN 58.1% vs 44.5% at random init after 300
+   * steps with the scaled σ; the unscaled σ gave 45–54% on the same path).
+   */
+  tiny: {
+    ...LUS, globalSize: 64, localSize: 32, nLocal: 4, sigma: [(0.1 * 64) / 224, (2 * 64) / 224],
+    // The tiny recipe was chosen (scripts/dino-sweep.ts) with DINO's ImageNet normalisation; one
+    // value for all channels (ImageNet's red) so every later stage normalises gray frames alike.
+    mean: [0.485, 0.485, 0.485], std: [0.229, 0.229, 0.229],
+  },
 } satisfies Record<string, MultiCropConfig>;
 export type MultiCropPreset = keyof typeof MULTICROP_PRESETS;
 

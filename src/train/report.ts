@@ -20,7 +20,7 @@ export interface FoldPredictions {
 }
 
 export interface FrameRow {
-  backbone: 'scratch' | 'dino';
+  backbone: 'scratch' | 'dino' | 'dino-finetuned';
   folds: (FoldPredictions & { knn: number })[];
 }
 
@@ -83,16 +83,16 @@ export function reportMarkdown(r: ReproduceResults): string {
     `random init **${r.dino.knnRandomInit === null ? 'n/a' : pct(r.dino.knnRandomInit) + '%'}** → after pretraining **${r.dino.knnFinal === null ? 'n/a' : pct(r.dino.knnFinal) + '%'}** ` +
     `(per epoch: ${r.dino.knnPerEpoch.map((k) => (k === null ? 'n/a' : pct(k))).join(', ')}). Loss curve: ![DINO loss](dino-loss.png)`);
   L.push('');
-  L.push('## Table 2: frame level (stage 2, frozen backbone, linear probe on the CLS feature)');
+  L.push('## Table 2: frame level (stage 2: linear probe on the frozen CLS feature; last row: fine-tuned)');
   L.push('');
-  L.push('| backbone | k-NN top-1 (k = 20) % | linear probe accuracy % | linear probe macro AUC | weighted F1 % |');
+  L.push('| backbone | k-NN top-1 (k = 20) % | accuracy % | macro AUC | weighted F1 % |');
   L.push('|---|---|---|---|---|');
   for (const row of r.frame) {
-    const name = row.backbone === 'dino' ? 'DINO-pretrained' : 'scratch (same network at random init)';
+    const name = { scratch: 'scratch (same network at random init), linear probe', dino: 'DINO-pretrained, linear probe', 'dino-finetuned': 'DINO-pretrained, fine-tuned (feeds the video stage)' }[row.backbone];
     L.push(`| ${name} | ${pm(row.folds.map((f) => f.knn))} | ${pm(row.folds.map((f) => f.accuracy))} | ${pm(row.folds.map((f) => f.aucMacro), 1, 3)} | ${pm(row.folds.map((f) => f.weightedF1))} |`);
   }
   L.push('');
-  L.push('## Table 3: video level (stage 3, DINO-pretrained frame backbone, frozen)');
+  L.push('## Table 3: video level (stage 3, the fine-tuned DINO frame backbone, frozen)');
   L.push('');
   L.push('| aggregator | macro AUC | accuracy % | weighted F1 % | recall per class % (pooled) |');
   L.push('|---|---|---|---|---|');

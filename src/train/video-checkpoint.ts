@@ -78,6 +78,7 @@ export class MediVLAD {
       format: VIDEO_CHECKPOINT_FORMAT,
       aggregator: a.video.kind,
       arch: JSON.stringify(a.vit),
+      heads: String(a.vit.numHeads),
       ...(a.preset ? { preset: a.preset } : {}),
       clusters: String(a.video.clusters),
       classes: String(a.video.classes),

@@ -1,20 +1,24 @@
 // Attention benchmark: the fused kernels of shaders/attention.wgsl against the unfused
 // composition of our own kernels (matmul + softmax + softmax backward, src/kernels/matmul.ts and
-// softmax.ts, the N×N scores stored) and against tfjs-webgpu's composition (tf.matMul +
-// tf.softmax, the backward written out in tf ops), on the same adapter, in the same run.
+// softmax.ts, the N×N scores stored) and (with --peers) against tfjs-webgpu's composition
+// (tf.matMul + tf.softmax, the backward written out in tf ops), on the same adapter, same run.
 //
 // Cases: ViT-S/8 heads, Dh = 64, H = 6, N = 65 (64 px), 145 (96 px crops), 785 (224 px), for
-//   B·H = 6 (one image) and 48 (8 images). Forward, and forward + backward (dQ, dK, dV).
+//   B·H = 6 (one image), 48 (8 images) and 384 (64 images). Forward, and forward + backward
+//   (dQ, dK, dV). B·H = 384 runs by default on GPUs only; on a CPU adapter (minutes per launch
+//   at N = 785) only when --filter matches its shape, e.g. --filter 'B·H 384 N 145'. The unfused
+//   composition and its peer are skipped where the N×N scores exceed one binding.
 //   Every version runs at N = 785, B·H = 6 (the rows of the shader's table), also each backward
-//   pass alone (GFLOPS there count the products the pass executes); elsewhere the planned one. One more row, "memory", runs the planned fused forward + backward once at
-//   B·H = 384 (64 images at 224 px) to record its peak and largest buffer.
+//   pass alone (GFLOPS there count the products the pass executes); elsewhere the planned one.
+//   One more row, "memory", runs the planned fused forward + backward once at B·H = 384 (64
+//   images at 224 px) to record its peak and largest buffer.
 // GFLOPS use the nominal count of the unfused algorithm: forward 4·B·H·N²·Dh (two matmuls),
 //   forward + backward 14·B·H·N²·Dh (seven). The fused backward recomputes S (twice) and dP
 //   (twice): it executes 18·B·H·N²·Dh, which the GFLOPS figure does not credit.
-// cpu_ms: CPU time of the driver's worker threads per launch (bench/harness.ts workerCpuMs):
-//   on lavapipe, shared with other processes, it is the steadier measure of a kernel's cost.
-// peak_bytes: rt.counters.peakBytesLive over one launch (after rt.pool.resetPeak()), inputs
-//   included; extra_bytes: the part above what was live before the launch.
+// Every row carries bench/measure.ts's fields: cpu_ms (CPU time of the driver's worker threads
+//   per launch: on lavapipe, shared with other processes, the steadier measure of a kernel's
+//   cost), peak_bytes (the pool's peak live bytes over the first launch, inputs included) and
+//   extra_bytes (the part above what was live before the launch).
 import type { Runtime } from '../src/kernels/runtime.js';
 import { Tensor } from '../src/autograd/tensor.js';
 import {
@@ -22,14 +26,18 @@ import {
 } from '../src/kernels/attention.js';
 import { matmul } from '../src/kernels/matmul.js';
 import { softmaxForward, softmaxBackward } from '../src/kernels/softmax.js';
-import { timeRuntime, timeAsync, gflops, addRatios, progress, workerCpuMs, type BenchRow, type PeerResult, type Timing } from './harness.js';
-import { loadTfjsWebgpu, tfjsGpuDone, type Tf } from './peers/tfjs-webgpu.js';
+import { gflops, addRatios, progress, type BenchRow, type PeerResult } from './harness.js';
+import { loadTfjsWebgpu, type Tf } from './peers/tfjs-webgpu.js';
+import { measure, type Measured } from './measure.js';
+import { baselineResult, ourFields, peerResult, timeTfjs, type TfTensor } from './calibrate.js';
 
 const H = 6;
 const DH = 64;
-const CASES: { n: number; bh: number }[] = [
+/** heavy: on CPU adapters only when the filter names the shape. */
+const CASES: { n: number; bh: number; heavy?: boolean }[] = [
   { n: 65, bh: 6 }, { n: 145, bh: 6 }, { n: 785, bh: 6 },
   { n: 65, bh: 48 }, { n: 145, bh: 48 }, { n: 785, bh: 48 },
+  { n: 65, bh: 384, heavy: true }, { n: 145, bh: 384, heavy: true }, { n: 785, bh: 384, heavy: true },
 ];
 const MEMORY_CASE = { n: 785, bh: 384 };
 
@@ -43,30 +51,6 @@ function seeded(n: number, seed: number): Float32Array {
   return a;
 }
 
-type Measured = Timing & { inner: number; cpu_ms: number | null; first_ms: number };
-
-/** Launches per sample so that a sample lasts ~20 ms. */
-const innerFor = (ms: number) => Math.max(1, Math.min(32, Math.ceil(20 / Math.max(ms, 1e-3))));
-
-async function cpuAround<T>(launches: number, fn: () => Promise<T>): Promise<{ r: T; cpu_ms: number | null }> {
-  const c0 = workerCpuMs();
-  const r = await fn();
-  const c1 = workerCpuMs();
-  return { r, cpu_ms: c0 === null || c1 === null ? null : (c1 - c0) / launches };
-}
-
-async function timeOurs(rt: Runtime, launch: () => void, repeat: number): Promise<Measured> {
-  await rt.sync();
-  const t0 = performance.now();
-  launch(); // compiles (lavapipe compiles a pipeline on its first dispatch)
-  await rt.sync();
-  const first_ms = performance.now() - t0;
-  const once = await timeRuntime(rt, launch, { warmup: 0, repeat: 1 });
-  const inner = innerFor(once.ms_median);
-  const { r, cpu_ms } = await cpuAround((repeat + 1) * inner, () => timeRuntime(rt, launch, { warmup: 1, repeat, inner }));
-  return { ...r, inner, cpu_ms, first_ms };
-}
-
 /** Peak and extra live bytes over one launch. */
 async function memoryOf(rt: Runtime, launch: () => void): Promise<{ peak_bytes: number; extra_bytes: number }> {
   await rt.sync();
@@ -76,27 +60,6 @@ async function memoryOf(rt: Runtime, launch: () => void): Promise<{ peak_bytes: 
   await rt.sync();
   const peak = rt.counters.peakBytesLive;
   return { peak_bytes: peak, extra_bytes: peak - before };
-}
-
-type TfT = ReturnType<Tf['tensor']>;
-
-async function timeTfjs(tf: Tf, launch: () => TfT[], repeat: number): Promise<Measured> {
-  const sample = (inner: number, reps: number, warmup: number) =>
-    timeAsync(
-      async () => {
-        const outs: TfT[] = [];
-        for (let i = 0; i < inner; i++) outs.push(...launch());
-        await tfjsGpuDone(tf, outs[outs.length - 1]);
-        for (const o of outs) o.dispose();
-      },
-      { warmup, repeat: reps },
-    );
-  const t0 = performance.now();
-  await sample(1, 1, 0);
-  const first_ms = performance.now() - t0;
-  const inner = innerFor((await sample(1, 1, 0)).ms_median);
-  const { r, cpu_ms } = await cpuAround((repeat + 1) * inner, () => sample(inner, repeat, 1));
-  return { ms_median: r.ms_median / inner, ms_min: r.ms_min / inner, ms_max: r.ms_max / inner, inner, cpu_ms, first_ms };
 }
 
 interface Inputs {
@@ -168,10 +131,10 @@ function unfused(x: Inputs, bh: number, n: number, backward: boolean): () => voi
  * build registers no gradient functions, so tf.grads is unavailable): the five matmuls and the
  * softmax backward dS = P ⊙ (dP - rowsum(P ⊙ dP)), as its autodiff would run them.
  */
-function tfjsCase(tf: Tf, x: Inputs, bh: number, n: number, backward: boolean): { run: () => TfT[]; dispose: () => void } {
+function tfjsCase(tf: Tf, x: Inputs, bh: number, n: number, backward: boolean): { run: () => TfTensor[]; dispose: () => void } {
   const [q, k, v, g] = x.data.map((d) => tf.tensor3d(d, [bh, n, DH]));
   const s = 1 / Math.sqrt(DH);
-  const run = (): TfT[] =>
+  const run = (): TfTensor[] =>
     tf.tidy(() => {
       const P = tf.softmax(tf.mul(tf.matMul(q, k, false, true), s));
       const o = tf.matMul(P, v);
@@ -182,20 +145,37 @@ function tfjsCase(tf: Tf, x: Inputs, bh: number, n: number, backward: boolean): 
       const dq = tf.mul(tf.matMul(dS, k), s);
       const dk = tf.mul(tf.matMul(dS, q, true, false), s);
       return [o, dq, dk, dv];
-    }) as TfT[];
+    }) as TfTensor[];
   return { run, dispose: () => [q, k, v, g].forEach((t) => t.dispose()) };
 }
 
 // ---------------------------------------------------------------- rows
 
-export async function benchAttention(rt: Runtime, opts: { repeat?: number; filter?: RegExp } = {}): Promise<BenchRow[]> {
+/** Every row name a case can produce (a superset), to apply --filter before allocating. */
+function possibleKernels(): string[] {
+  const out = ['unfused fwd (matmul + softmax)', 'unfused fwd+bwd (matmul + softmax)'];
+  for (const f of FORWARD_VERSIONS) {
+    out.push(`attention fwd v${f}`);
+    for (const b of BACKWARD_VERSIONS) out.push(`attention fwd+bwd v${f}+bwd v${b}`);
+  }
+  for (const b of BACKWARD_VERSIONS) out.push(`attention bwd dkdv v${b}`, `attention bwd dq v${b}`);
+  return out;
+}
+
+export async function benchAttention(rt: Runtime, opts: { repeat?: number; filter?: RegExp; peers?: boolean } = {}): Promise<BenchRow[]> {
   const repeat = opts.repeat ?? 5;
   const rows: BenchRow[] = [];
-  const tf = await loadTfjsWebgpu();
+  const tf = opts.peers ? await loadTfjsWebgpu() : null;
   const want = (kernel: string, shape: string) => !opts.filter || opts.filter.test(`${kernel} ${shape}`);
+  const maxBinding = rt.limits.maxStorageBufferBindingSize;
 
   for (const c of CASES) {
     const shape = `B·H ${c.bh} N ${c.n} Dh ${DH}`;
+    if (c.heavy && rt.adapter.family !== 'gpu' && !opts.filter?.test(shape)) {
+      progress(`attention ${shape}: skipped on a CPU adapter (name it in --filter to run it)`);
+      continue;
+    }
+    if (!possibleKernels().some((k) => want(k, shape))) continue;
     const x = makeInputs(rt, c.bh, c.n);
     const plan = planAttention(rt, c.n, DH, [x.q, x.k, x.v, x.g]);
     const allVersions = c.n === 785 && c.bh === 6;
@@ -220,43 +200,43 @@ export async function benchAttention(rt: Runtime, opts: { repeat?: number; filte
       const unfusedKernel = `unfused ${pass} (matmul + softmax)`;
       if (todo.length === 0 && !want(unfusedKernel, shape)) continue;
 
-      // Peers first: the unfused composition (ours) and tfjs-webgpu.
-      progress(`attention ${shape}: ${unfusedKernel}`);
-      const un = unfused(x, c.bh, c.n, backward);
-      const tu = await timeOurs(rt, un, repeat);
-      const mu = await memoryOf(rt, un);
-      const unfusedRow: BenchRow = {
-        kernel: unfusedKernel, shape, ms_median: tu.ms_median, ms_min: tu.ms_min, ms_max: tu.ms_max,
-        gflops: gflops(flop, tu.ms_median), peers: {}, pass, n: c.n, bh: c.bh, dh: DH,
-        cpu_ms: tu.cpu_ms, first_ms: tu.first_ms, inner: tu.inner, ...mu,
-      };
+      // Baselines first: the unfused composition (ours) and tfjs-webgpu's, where the N×N
+      // scores fit one binding.
+      const scoresFit = c.bh * c.n * c.n * 4 <= maxBinding;
+      if (!scoresFit) progress(`attention ${shape}: unfused and tfjs skipped (scores of ${(c.bh * c.n * c.n * 4 / 2 ** 20).toFixed(0)} MiB exceed one binding)`);
+      let unfusedRow: BenchRow | null = null;
+      let tu: Measured | null = null;
       let peer: PeerResult | null = null;
-      if (tf) {
-        progress(`attention ${shape}: tfjs-webgpu ${pass}`);
-        const p = tfjsCase(tf, x, c.bh, c.n, backward);
-        try {
-          const tm = await timeTfjs(tf, p.run, repeat);
-          peer = { ms_median: tm.ms_median, gflops: gflops(flop, tm.ms_median), cpu_ms: tm.cpu_ms };
-        } catch (e) {
-          progress(`tfjs-webgpu ${pass} ${shape} failed: ${(e as Error).message}`);
+      if (scoresFit) {
+        progress(`attention ${shape}: ${unfusedKernel}`);
+        tu = await measure(rt, unfused(x, c.bh, c.n, backward), { repeat, maxInner: 32 });
+        unfusedRow = { kernel: unfusedKernel, shape, ...ourFields(tu, { flop }), peers: {}, pass, n: c.n, bh: c.bh, dh: DH };
+        if (tf) {
+          progress(`attention ${shape}: tfjs-webgpu ${pass}`);
+          const p = tfjsCase(tf, x, c.bh, c.n, backward);
+          try {
+            peer = peerResult(await timeTfjs(tf, p.run, repeat), { flop });
+          } catch (e) {
+            progress(`tfjs-webgpu ${pass} ${shape} failed: ${(e as Error).message}`);
+          }
+          p.dispose();
         }
-        p.dispose();
+        if (peer) unfusedRow.peers['tfjs-webgpu'] = peer;
+        if (want(unfusedKernel, shape)) rows.push(unfusedRow);
       }
-      if (peer) unfusedRow.peers['tfjs-webgpu'] = peer;
-      if (want(unfusedKernel, shape)) rows.push(unfusedRow);
 
       for (const v of todo) {
         progress(`attention ${shape}: ${v.kernel}`);
         const launch = backward ? fusedFwdBwd(x, v.opts) : fusedFwd(x, v.opts);
         const slow = !v.picked; // the naive versions take seconds per launch here
-        const tm = await timeOurs(rt, launch, slow ? Math.min(repeat, 3) : repeat);
-        const mem = await memoryOf(rt, launch);
+        const tm = await measure(rt, launch, { repeat: slow ? Math.min(repeat, 3) : repeat, maxInner: 32 });
+        const peers: Record<string, PeerResult> = {};
+        if (peer) peers['tfjs-webgpu'] = peer;
+        if (tu) peers.unfused = baselineResult(tu, { flop });
         rows.push({
-          kernel: v.kernel, shape, ms_median: tm.ms_median, ms_min: tm.ms_min, ms_max: tm.ms_max,
-          gflops: gflops(flop, tm.ms_median), peers: peer ? { 'tfjs-webgpu': peer } : {},
-          pass, n: c.n, bh: c.bh, dh: DH, picked: v.picked, cpu_ms: tm.cpu_ms, first_ms: tm.first_ms, inner: tm.inner, ...mem,
-          ratio_vs_unfused: tu.ms_median / tm.ms_median,
-          cpu_ratio_vs_unfused: tm.cpu_ms && tu.cpu_ms ? tu.cpu_ms / tm.cpu_ms : null,
+          kernel: v.kernel, shape, ...ourFields(tm, { flop }), peers,
+          pass, n: c.n, bh: c.bh, dh: DH, picked: v.picked,
+          cpu_ratio_vs_unfused: tu?.cpu_ms && tm.cpu_ms ? tu.cpu_ms / tm.cpu_ms : null,
         });
       }
     }
@@ -269,11 +249,10 @@ export async function benchAttention(rt: Runtime, opts: { repeat?: number; filte
           if (!want(kernel, shape)) continue;
           progress(`attention ${shape}: ${kernel}`);
           const flop = (kv ? 8 : 6) * c.bh * c.n * c.n * DH; // products it executes: S, dP (+ dV, dK | dQ)
-          const tm = await timeOurs(rt, fusedPass(x, { dkdv: b, dq: b }, fwd, kv), b === plan.dkdv ? repeat : Math.min(repeat, 3));
+          const tm = await measure(rt, fusedPass(x, { dkdv: b, dq: b }, fwd, kv), { repeat: b === plan.dkdv ? repeat : Math.min(repeat, 3), maxInner: 32 });
           rows.push({
-            kernel, shape, ms_median: tm.ms_median, ms_min: tm.ms_min, ms_max: tm.ms_max, gflops: gflops(flop, tm.ms_median),
-            peers: {}, pass: kv ? 'bwd dkdv' : 'bwd dq', n: c.n, bh: c.bh, dh: DH, picked: b === plan.dkdv,
-            cpu_ms: tm.cpu_ms, first_ms: tm.first_ms, inner: tm.inner, flop_counted: 'executed',
+            kernel, shape, ...ourFields(tm, { flop }),
+            peers: {}, pass: kv ? 'bwd dkdv' : 'bwd dq', n: c.n, bh: c.bh, dh: DH, picked: b === plan.dkdv, flop_counted: 'executed',
           });
         }
       }
@@ -294,7 +273,8 @@ export async function benchAttention(rt: Runtime, opts: { repeat?: number; filte
     const ms = performance.now() - t0;
     const bytesPerTensor = MEMORY_CASE.bh * MEMORY_CASE.n * DH * 4;
     rows.push({
-      kernel: 'memory: fused fwd+bwd', shape: mshape, ms_median: ms, ms_min: ms, ms_max: ms,
+      kernel: 'memory: fused fwd+bwd', shape: mshape, ms_median: ms, ms_min: ms, ms_max: ms, spread: 0,
+      timing: 'wall', wall_ms_median: ms, first_ms: ms, note: 'one launch, compile included',
       gflops: gflops(14 * MEMORY_CASE.bh * MEMORY_CASE.n * MEMORY_CASE.n * DH, ms), peers: {},
       pass: 'fwd+bwd', n: MEMORY_CASE.n, bh: MEMORY_CASE.bh, dh: DH, ...mem,
       // q, k, v, dO in; O, dQ, dK, dV out: 8 tensors of B·H·N·Dh floats, each its own buffer.

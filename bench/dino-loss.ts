@@ -1,7 +1,8 @@
 // DINO loss benchmark: the fused kernels of shaders/dino-loss.wgsl (loss + dL/dS + center, 4
 // dispatches) against the same result composed from our unfused ops (centering, softmax,
 // log-softmax, one mul + sum per pair, per-crop gradient maps, concat, column mean, axpby)
-// and against tfjs-webgpu (the loss written as DINO's DINOLoss, dL/dS in closed form).
+// and (with --peers) against tfjs-webgpu (the loss written as DINO's DINOLoss, dL/dS in closed
+// form).
 //
 // Shapes: MeDiVLAD's DINO stage: V = 12 crops (2 global + 10 local), B = 32, K = 65536 (the
 //   head's out_dim), τs 0.1, τt 0.06; and a small head, K = 1024.
@@ -14,14 +15,16 @@ import { binary, unary } from '../src/kernels/elementwise.js';
 import { softmaxForward, logSoftmaxForward } from '../src/kernels/softmax.js';
 import { reduce, reduceAll } from '../src/kernels/reduce.js';
 import { dinoLoss, planDinoLoss, type DinoLossVersion } from '../src/kernels/dino-loss.js';
-import { gbps, addRatios, progress, type BenchRow, type PeerResult } from './harness.js';
+import { addRatios, progress, type BenchRow, type PeerResult } from './harness.js';
 import { loadTfjsWebgpu, type Tf } from './peers/tfjs-webgpu.js';
-import { seeded, timeOurs, timeTfjs, type TfTensor } from './calibrate.js';
+import { seeded, timeOurs, timeTfjs, ourFields, peerResult, baselineResult, type TfTensor } from './calibrate.js';
 export { seeded, timeOurs, timeTfjs };
 
 export interface BenchOpts {
   repeat?: number;
   filter?: RegExp;
+  /** Time the outside peers (tfjs-webgpu) too. */
+  peers?: boolean;
 }
 
 interface Case {
@@ -121,11 +124,17 @@ const VARIANTS: { version: DinoLossVersion; wg: number }[] = [
 export async function benchDinoLoss(rt: Runtime, opts: BenchOpts = {}): Promise<BenchRow[]> {
   const repeat = opts.repeat ?? 5;
   const rows: BenchRow[] = [];
-  const tf = await loadTfjsWebgpu();
+  const tf = opts.peers ? await loadTfjsWebgpu() : null;
   for (const c of CASES) {
     const { V, B, K } = c;
     const shape = `V ${V} B ${B} K ${K}`;
-    if (opts.filter && !opts.filter.test(`dino-loss ${shape}`)) continue;
+    const plannedName = (p: { version: number; wg: number }) => `dino_loss (planned v${p.version} wg${p.wg})`;
+    const plan = planDinoLoss(V, B, K, rt.adapter.family).student;
+    const wanted = [...VARIANTS, null].filter((v) => {
+      const kernel = v ? `dino_loss v${v.version} wg${v.wg}` : plannedName(plan);
+      return !opts.filter || opts.filter.test(`${kernel} ${shape}`);
+    });
+    if (wanted.length === 0) continue;
     const bytes = 4 * (2 * V * B * K + 2 * B * K + 2 * K);
     const s = seeded(V * B * K, -4, 4, 1);
     const t = seeded(2 * B * K, -2, 2, 2);
@@ -134,27 +143,26 @@ export async function benchDinoLoss(rt: Runtime, opts: BenchOpts = {}): Promise<
     const T = Tensor.fromArray(t, [2 * B, K], rt);
     const C = Tensor.fromArray(cc, [K], rt);
     const o = { tauS: c.tauS, tauT: c.tauT, nCrops: V, centerMomentum: M };
-    const plan = planDinoLoss(V, B, K, rt.adapter.family).student;
 
     const peers: Record<string, PeerResult> = {};
     progress(`dino-loss ${shape}: unfused`);
     const un = await timeOurs(rt, () => unfused(S, T, C, c).forEach((x) => x.dispose()), repeat);
-    peers.unfused = { ms_median: un.ms_median, gbps: gbps(bytes, un.ms_median) };
+    peers.unfused = baselineResult(un, { bytes });
     if (tf) {
       progress(`dino-loss ${shape}: tfjs-webgpu`);
       const [st, tt, ct] = [tf.tensor2d(s, [V * B, K]), tf.tensor2d(t, [2 * B, K]), tf.tensor1d(cc)];
       const tm = await timeTfjs(tf, () => tfjsDino(tf, st, tt, ct, c), repeat);
       for (const x of [st, tt, ct]) x.dispose();
-      peers['tfjs-webgpu'] = { ms_median: tm.ms_median, gbps: gbps(bytes, tm.ms_median) };
+      peers['tfjs-webgpu'] = peerResult(tm, { bytes });
     }
-    for (const v of [...VARIANTS, null]) {
-      const kernel = v ? `dino_loss v${v.version} wg${v.wg}` : `dino_loss (planned v${plan.version} wg${plan.wg})`;
+    for (const v of wanted) {
+      const kernel = v ? `dino_loss v${v.version} wg${v.wg}` : plannedName(plan);
       progress(`dino-loss ${shape}: ${kernel}`);
       const tm = await timeOurs(rt, () => {
         const r = dinoLoss(S, T, C, v ? { ...o, version: v.version, wg: v.wg } : o);
         for (const x of [r.loss, r.gradStudent!, r.newCenter]) x.dispose();
       }, repeat);
-      rows.push({ kernel, shape, ...tm, gbps: gbps(bytes, tm.ms_median), peers: { ...peers }, picked: v === null });
+      rows.push({ kernel, shape, ...ourFields(tm, { bytes }), peers: { ...peers }, picked: v === null });
     }
     for (const x of [S, T, C]) x.dispose();
   }

@@ -4,7 +4,7 @@
 // Ours, fused: axpbyInPlace (shaders/elementwise.wgsl, axpby_inplace), one dispatch.
 // Ours, unfused: m·θ_t and (1 − m)·θ_s as two scaled copies, their sum, and a copy back into
 //   θ_t (4 launches, 3 temporaries): what the step would do without the in-place entry.
-// tfjs-webgpu: variable.assign(m·t + (1 − m)·s), the way a tfjs training loop writes it.
+// tfjs-webgpu (--peers): variable.assign(m·t + (1 − m)·s), the way a tfjs training loop writes it.
 // Shape: 21.7 M parameters (ViT-S/8's 21.67 M). Bytes: 12 per parameter (read θ_t and θ_s,
 //   write θ_t); GB/s is that over the median time.
 // Measured (bench/results/fused-{h200,lavapipe}.local.json): H200 0.130 ms, 2.0 TB/s, 5.6x
@@ -15,9 +15,10 @@ import type { Runtime } from '../src/kernels/runtime.js';
 import { Tensor } from '../src/autograd/tensor.js';
 import { axpbyInPlace, binary, unary } from '../src/kernels/elementwise.js';
 import { copyInto } from '../src/kernels/copy.js';
-import { gbps, addRatios, progress, type BenchRow, type PeerResult } from './harness.js';
+import { addRatios, progress, type BenchRow, type PeerResult } from './harness.js';
 import { loadTfjsWebgpu } from './peers/tfjs-webgpu.js';
 import { seeded, timeOurs, timeTfjs, type BenchOpts } from './dino-loss.js';
+import { baselineResult, ourFields, peerResult } from './calibrate.js';
 
 const N = 21_700_000;
 const M = 0.996;
@@ -25,7 +26,7 @@ const M = 0.996;
 export async function benchEma(rt: Runtime, opts: BenchOpts = {}): Promise<BenchRow[]> {
   const repeat = opts.repeat ?? 7;
   const shape = `(${N})`;
-  if (opts.filter && !opts.filter.test(`ema ${shape}`)) return [];
+  if (opts.filter && !opts.filter.test(`ema axpby_inplace ${shape}`)) return [];
   const bytes = 12 * N;
   const t = seeded(N, -1, 1, 1);
   const s = seeded(N, -1, 1, 2);
@@ -41,9 +42,9 @@ export async function benchEma(rt: Runtime, opts: BenchOpts = {}): Promise<Bench
     copyInto(c, T);
     for (const x of [a, b, c]) x.dispose();
   }, repeat);
-  peers.unfused = { ms_median: un.ms_median, gbps: gbps(bytes, un.ms_median) };
+  peers.unfused = baselineResult(un, { bytes });
 
-  const tf = await loadTfjsWebgpu();
+  const tf = opts.peers ? await loadTfjsWebgpu() : null;
   if (tf) {
     progress(`ema ${shape}: tfjs-webgpu`);
     const tv = tf.variable(tf.tensor1d(t));
@@ -54,12 +55,12 @@ export async function benchEma(rt: Runtime, opts: BenchOpts = {}): Promise<Bench
     }, repeat);
     tv.dispose();
     st.dispose();
-    peers['tfjs-webgpu'] = { ms_median: tm.ms_median, gbps: gbps(bytes, tm.ms_median) };
+    peers['tfjs-webgpu'] = peerResult(tm, { bytes });
   }
 
   progress(`ema ${shape}: axpby_inplace`);
   const tm = await timeOurs(rt, () => void axpbyInPlace(T, S, 1 - M, M), repeat);
-  const rows: BenchRow[] = [{ kernel: 'ema axpby_inplace', shape, ...tm, gbps: gbps(bytes, tm.ms_median), peers }];
+  const rows: BenchRow[] = [{ kernel: 'ema axpby_inplace', shape, ...ourFields(tm, { bytes }), peers }];
   T.dispose();
   S.dispose();
   addRatios(rows);

@@ -1,16 +1,17 @@
-// Benchmark harness shared by every bench/X.ts: timing, the report schema, and peers.
-//
-// Timing: wall clock around queue.onSubmittedWorkDone(). Each sample records `inner` launches
-// into one batch, submits, and waits; ms per launch = sample / inner. Warm-up samples first
-// (they also compile pipelines); we report the median, min and max of `repeat` samples.
+// Benchmark harness shared by every bench/X.ts: the report schema, table printing, peers.
+// How our kernels are timed is bench/measure.ts; the adapter's measured peak, bench/peak.ts.
 //
 // Report schema (stable; later benches add fields and peers, never rename):
-//   { "adapter": {...}, "commit": "...", "date": "...",
-//     "rows": [{ "kernel", "shape", "ms_median", "ms_min", "ms_max", "gflops" | "gbps",
-//                "peers": { "tfjs-webgpu": { "ms_median", "gflops" | "gbps" } },
+//   { "adapter": {...}, "commit": "...", "date": "...", "host": {...},
+//     "timing": "gpu-timestamp" | "wall", "peak": { "gflops", "gbps", ... }, "peers": bool,
+//     "suites": [...],
+//     "rows": [{ "suite", "kernel", "shape", "ms_median", "ms_min", "ms_max", "spread",
+//                "timing", "wall_ms_median", "gflops" | "gbps", "frac_of_peak",
+//                "first_ms", "pipelines_created", "buffers_created", "buffers_created_steady",
+//                "peak_bytes", "extra_bytes", "inner", "cpu_ms",
+//                "peers": { "tfjs-webgpu": { "ms_median", "gflops" | "gbps", "timing": "wall" } },
 //                "ratio_vs_tfjs-webgpu": peer ms / our ms  (> 1: we are faster) , ...extra }] }
 import { readFileSync, readdirSync } from 'node:fs';
-import type { Runtime } from '../src/kernels/runtime.js';
 import type { AdapterSummary } from '../src/kernels/adapter-info.js';
 
 export interface Timing {
@@ -23,6 +24,8 @@ export interface PeerResult {
   ms_median: number;
   gflops?: number;
   gbps?: number;
+  /** How the peer was timed; absent means wall clock. */
+  timing?: 'gpu-timestamp' | 'wall';
   [extra: string]: unknown;
 }
 
@@ -32,7 +35,25 @@ export interface BenchRow extends Timing {
   gflops?: number;
   gbps?: number;
   peers: Record<string, PeerResult>;
+  /** 'gpu-timestamp' | 'wall' (bench/measure.ts); absent in reports older than the field. */
+  timing?: string;
+  /** Wall-clock median per launch (= ms_median when timing is 'wall'). */
+  wall_ms_median?: number;
   [extra: string]: unknown;
+}
+
+export interface PeakResult {
+  /** FMA-bound kernel: fp32 GFLOPS (a fused multiply-add counts 2). */
+  gflops: number;
+  /** Streaming copy: GB/s counting bytes read plus bytes written. */
+  gbps: number;
+  [extra: string]: unknown;
+}
+
+export interface HostInfo {
+  cpus: number;
+  loadavg_before: number;
+  loadavg_after: number;
 }
 
 export interface BenchReport {
@@ -40,6 +61,13 @@ export interface BenchReport {
   commit: string;
   date: string;
   rows: BenchRow[];
+  host?: HostInfo;
+  /** How our rows were timed on this device (rows that had to fall back say so themselves). */
+  timing?: string;
+  peak?: PeakResult | null;
+  /** Whether the peers (tfjs-webgpu, PyTorch CPU) ran. */
+  peers?: boolean;
+  suites?: string[];
 }
 
 export interface TimeOpts {
@@ -57,21 +85,6 @@ function median(xs: number[]): number {
 
 export function summarize(samples: number[]): Timing {
   return { ms_median: median(samples), ms_min: Math.min(...samples), ms_max: Math.max(...samples) };
-}
-
-/** Time `launch` (which records GPU work on rt) per call. */
-export async function timeRuntime(rt: Runtime, launch: () => void, opts: TimeOpts = {}): Promise<Timing> {
-  const { warmup = 2, repeat = 7, inner = 1 } = opts;
-  const samples: number[] = [];
-  for (let r = 0; r < warmup + repeat; r++) {
-    await rt.sync();
-    const t0 = performance.now();
-    for (let i = 0; i < inner; i++) launch();
-    await rt.sync();
-    const dt = (performance.now() - t0) / inner;
-    if (r >= warmup) samples.push(dt);
-  }
-  return summarize(samples);
 }
 
 /** Time an async callback that itself waits for its GPU work (used for peers). */
@@ -100,30 +113,68 @@ export function progress(msg: string): void {
   process.stderr.write(`${msg}\n`);
 }
 
+const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3));
+const fmtBytes = (b: unknown) => (typeof b === 'number' ? (b / 1e6).toFixed(1) : '-');
+
+/**
+ * peer ms / our ms (> 1: we are faster), both on the same clock: GPU timestamps when both rows
+ * have them, else wall clock (tfjs and PyTorch are always wall-clocked).
+ */
+export function peerRatio(r: BenchRow, p: PeerResult): number {
+  if ((p.timing ?? 'wall') === (r.timing ?? 'wall')) return p.ms_median / r.ms_median;
+  const pw = typeof p.wall_ms_median === 'number' ? p.wall_ms_median : p.ms_median;
+  return pw / (r.wall_ms_median ?? r.ms_median);
+}
+
+/** Markdown table: timing, throughput and fraction of peak, first call, memory, then each peer. */
 export function printTable(rows: BenchRow[]): string {
   const peerNames = [...new Set(rows.flatMap((r) => Object.keys(r.peers)))];
-  const head = ['kernel', 'shape', 'ms (median)', 'min', 'max', 'GFLOPS|GB/s', ...peerNames.flatMap((p) => [`${p} ms`, `vs ${p}`])];
-  const body = rows.map((r) => [
-    r.kernel,
-    r.shape,
-    r.ms_median.toFixed(3),
-    r.ms_min.toFixed(3),
-    r.ms_max.toFixed(3),
-    r.gflops !== undefined ? `${r.gflops.toFixed(2)} GF` : r.gbps !== undefined ? `${r.gbps.toFixed(2)} GB/s` : '-',
-    ...peerNames.flatMap((p) => {
-      const pr = r.peers[p];
-      return pr ? [pr.ms_median.toFixed(3), `${(pr.ms_median / r.ms_median).toFixed(2)}x`] : ['-', '-'];
-    }),
-  ]);
+  const head = [
+    'kernel', 'shape', 'ms (median)', 'spread', 'GFLOPS, GB/s', '% peak', 'first ms', 'buffers', 'peak MB',
+    ...peerNames.flatMap((p) => [`${p} ms`, `vs ${p}`]),
+  ];
+  const body = rows.map((r) => {
+    const frac = typeof r.frac_of_peak === 'number' ? `${(100 * r.frac_of_peak).toFixed(1)}%` : '-';
+    const tag = r.timing === 'gpu-timestamp' ? '' : r.timing === 'wall' ? ' w' : '';
+    return [
+      `${r.kernel}${r.picked === true ? ' *' : ''}`,
+      r.shape,
+      `${fmtMs(r.ms_median)}${tag}`,
+      typeof r.spread === 'number' ? `${(100 * r.spread).toFixed(0)}%` : '-',
+      r.gflops !== undefined ? `${r.gflops.toFixed(2)} GF` : r.gbps !== undefined ? `${r.gbps.toFixed(2)} GB/s` : '-',
+      frac,
+      typeof r.first_ms === 'number' ? fmtMs(r.first_ms) : '-',
+      typeof r.buffers_created === 'number' ? `${r.buffers_created}${r.buffers_created_steady ? `+${r.buffers_created_steady}` : ''}` : '-',
+      fmtBytes(r.peak_bytes),
+      ...peerNames.flatMap((p) => {
+        const pr = r.peers[p];
+        return pr ? [fmtMs(pr.ms_median), `${peerRatio(r, pr).toFixed(2)}x`] : ['-', '-'];
+      }),
+    ];
+  });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   return [fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(fmt)].join('\n');
 }
 
-/** Attach ratio_vs_<peer> = peer ms / our ms to each row (> 1 means we are faster). */
+/**
+ * Attach ratio_vs_<peer> = peer ms / our ms to each row (> 1 means we are faster), on one clock
+ * (peerRatio).
+ */
 export function addRatios(rows: BenchRow[]): void {
   for (const r of rows) {
-    for (const [name, p] of Object.entries(r.peers)) r[`ratio_vs_${name}`] = p.ms_median / r.ms_median;
+    for (const [name, p] of Object.entries(r.peers)) r[`ratio_vs_${name}`] = peerRatio(r, p);
+  }
+}
+
+/** frac_of_peak: GFLOPS over the peak GFLOPS, or GB/s over the peak GB/s (null without either). */
+export function addPeakFractions(rows: BenchRow[], peak: PeakResult | null | undefined): void {
+  for (const r of rows) {
+    r.frac_of_peak =
+      !peak ? null
+      : r.gflops !== undefined ? r.gflops / peak.gflops
+      : r.gbps !== undefined ? r.gbps / peak.gbps
+      : null;
   }
 }
 

@@ -1,13 +1,20 @@
-// Matmul benchmark: the versions of shaders/matmul.wgsl at the shapes ViT-S/8 runs, and
-// tfjs-webgpu's tf.matMul on the same shapes and adapter, in the same run.
+// Matmul benchmark: the versions of shaders/matmul.wgsl at every GEMM shape ViT-S/8 runs, forward
+// and both backward products, and (with --peers) tfjs-webgpu's tf.matMul on the same shapes and
+// adapter, in the same run.
 //
-// Cases (M x K @ K x N; "transB": B stored (N, K), a Linear weight [out, in]):
-//   square 256/512/1024 (plain NN); ViT-S/8 at 224 px (N = 785 tokens, D = 384):
-//   qkv 785x384 @ 384x1152, fc1 785x384 @ 384x1536, fc2 785x1536 @ 1536x384 (all transB);
+// Cases (M x K @ K x N; "(N x K)^T": B stored (N, K), a Linear weight [out, in]; "(M x K)^T"
+// on the left: A stored (K, M)):
+//   square 256/512/1024 (plain NN).
+//   ViT-S/8 at 224 px, one image (N = 785 tokens, D = 384, MLP 1536), each Linear y = x W^T:
+//     patch 784x192 @ (384x192)^T, qkv 785x384 @ (1152x384)^T, proj 785x384 @ (384x384)^T,
+//     fc1 785x384 @ (1536x384)^T, fc2 785x1536 @ (384x1536)^T;
+//     and its two backward products, dX = dY W (M x N @ N x K, plain) and dW = dY^T X
+//     ((M x N)^T @ M x K, transA), the shapes autograd's Linear rule launches;
 //   attention, 6 heads of one image: scores Q K^T (6, 785, 64) @ (6, 64, 785) with alpha = 1/8,
-//   and P V (6, 785, 785) @ (6, 785, 64); fused rows fc1 + bias + GELU, fc2 + bias + residual
-//   (tfjs: its fused matMul with bias, then GELU from its own ops, then add).
-// Every version runs on the qkv shape (the table in the shader header); the other shapes run
+//     P V (6, 785, 785) @ (6, 785, 64) (the unfused path; the fused kernels: bench/attention.ts);
+//   fused epilogues fc1 + bias + GELU, fc2 + bias + residual (tfjs: its fused matMul with bias,
+//     then GELU from its own ops, then add).
+// Every version runs on the qkv forward shape (the table in the shader header); the others run
 // the version the launcher picks on this adapter. GFLOPS = 2 M N K batch / median time.
 import type { Runtime } from '../src/kernels/runtime.js';
 import { Tensor } from '../src/autograd/tensor.js';
@@ -15,8 +22,10 @@ import {
   matmul, matmulProblem, chooseVersion, ineligible, tuneMatmul, MATMUL_VERSIONS,
   type MatmulOptions, type MatmulVersion,
 } from '../src/kernels/matmul.js';
-import { timeRuntime, timeAsync, gflops, addRatios, progress, workerCpuMs, type BenchRow, type PeerResult, type Timing } from './harness.js';
-import { loadTfjsWebgpu, tfjsGpuDone, type Tf } from './peers/tfjs-webgpu.js';
+import { addRatios, progress, type BenchRow, type PeerResult } from './harness.js';
+import { loadTfjsWebgpu, type Tf } from './peers/tfjs-webgpu.js';
+import { measure } from './measure.js';
+import { ourFields, peerResult, timeTfjs, type TfTensor } from './calibrate.js';
 
 export interface MatmulBenchOpts {
   repeat?: number;
@@ -24,6 +33,8 @@ export interface MatmulBenchOpts {
   filter?: RegExp;
   /** Autotune each shape first (the picked version is then the tuned one). */
   tune?: boolean;
+  /** Time tfjs-webgpu on the same shapes. */
+  peers?: boolean;
 }
 
 interface Case {
@@ -32,30 +43,42 @@ interface Case {
   N: number;
   K: number;
   batch: number;
+  transA?: boolean;
   transB: boolean;
   alpha?: number;
   epilogue?: 'bias+gelu' | 'bias+residual';
+  pass: 'fwd' | 'bwd dX' | 'bwd dW';
   /** Time every eligible version, not just the picked one. */
   allVersions?: boolean;
 }
 
+/** ViT-S/8's Linears at 224 px, one image: tokens M, in K, out N. */
+const LINEARS = [
+  { name: 'vit patch', M: 784, K: 192, N: 384 },
+  { name: 'vit qkv', M: 785, K: 384, N: 1152 },
+  { name: 'vit proj', M: 785, K: 384, N: 384 },
+  { name: 'vit fc1', M: 785, K: 384, N: 1536 },
+  { name: 'vit fc2', M: 785, K: 1536, N: 384 },
+];
+
 const CASES: Case[] = [
-  { name: 'square', M: 256, N: 256, K: 256, batch: 1, transB: false },
-  { name: 'square', M: 512, N: 512, K: 512, batch: 1, transB: false },
-  { name: 'square', M: 1024, N: 1024, K: 1024, batch: 1, transB: false },
-  { name: 'vit qkv', M: 785, N: 1152, K: 384, batch: 1, transB: true, allVersions: true },
-  { name: 'vit fc1', M: 785, N: 1536, K: 384, batch: 1, transB: true },
-  { name: 'vit fc2', M: 785, N: 384, K: 1536, batch: 1, transB: true },
-  { name: 'attn scores', M: 785, N: 785, K: 64, batch: 6, transB: true, alpha: 0.125 },
-  { name: 'attn P@V', M: 785, N: 64, K: 785, batch: 6, transB: false },
-  { name: 'vit fc1', M: 785, N: 1536, K: 384, batch: 1, transB: true, epilogue: 'bias+gelu' },
-  { name: 'vit fc2', M: 785, N: 384, K: 1536, batch: 1, transB: true, epilogue: 'bias+residual' },
+  ...[256, 512, 1024].map((s): Case => ({ name: 'square', M: s, N: s, K: s, batch: 1, transB: false, pass: 'fwd' })),
+  ...LINEARS.map((l): Case => ({ ...l, batch: 1, transB: true, pass: 'fwd', allVersions: l.name === 'vit qkv' })),
+  { name: 'attn scores', M: 785, N: 785, K: 64, batch: 6, transB: true, alpha: 0.125, pass: 'fwd' },
+  { name: 'attn P@V', M: 785, N: 64, K: 785, batch: 6, transB: false, pass: 'fwd' },
+  { name: 'vit fc1', M: 785, N: 1536, K: 384, batch: 1, transB: true, epilogue: 'bias+gelu', pass: 'fwd' },
+  { name: 'vit fc2', M: 785, N: 384, K: 1536, batch: 1, transB: true, epilogue: 'bias+residual', pass: 'fwd' },
+  // Backward of y = x W^T (y: M x N): dX = dY W is M x N @ N x K; dW = dY^T X is (M x N)^T @ M x K.
+  ...LINEARS.map((l): Case => ({ name: l.name, M: l.M, N: l.K, K: l.N, batch: 1, transB: false, pass: 'bwd dX' })),
+  ...LINEARS.map((l): Case => ({ name: l.name, M: l.N, N: l.K, K: l.M, batch: 1, transA: true, transB: false, pass: 'bwd dW' })),
 ];
 
 function shapeOf(c: Case): string {
   const b = c.batch > 1 ? `${c.batch}x` : '';
+  const lhs = c.transA ? `(${b}${c.K}x${c.M})^T` : `${b}${c.M}x${c.K}`;
   const rhs = c.transB ? `(${b}${c.N}x${c.K})^T` : `${b}${c.K}x${c.N}`;
-  return `${b}${c.M}x${c.K} @ ${rhs} ${c.name}${c.epilogue ? ` +${c.epilogue}` : ''}`;
+  const pass = c.pass === 'fwd' ? '' : ` ${c.pass.slice(4)}`;
+  return `${lhs} @ ${rhs} ${c.name}${pass}${c.epilogue ? ` +${c.epilogue}` : ''}`;
 }
 
 function seeded(n: number, seed: number): Float32Array {
@@ -68,60 +91,12 @@ function seeded(n: number, seed: number): Float32Array {
   return a;
 }
 
-/** Launches per sample so a sample lasts ~20 ms (submit + wait overhead amortised). */
-function innerFor(msOnce: number): number {
-  return Math.max(1, Math.min(64, Math.ceil(20 / Math.max(msOnce, 1e-3))));
-}
-
-type Measured = Timing & { inner: number; cpu_ms: number | null };
-
-/** Worker CPU ms per launch over `launches` launches run by `fn`, or null off Linux. */
-async function withCpu<T>(launches: number, fn: () => Promise<T>): Promise<{ r: T; cpu_ms: number | null }> {
-  const c0 = workerCpuMs();
-  const r = await fn();
-  const c1 = workerCpuMs();
-  return { r, cpu_ms: c0 === null || c1 === null ? null : (c1 - c0) / launches };
-}
-
-async function timeOurs(rt: Runtime, launch: () => void, repeat: number): Promise<Measured & { first_ms: number }> {
-  await rt.sync();
-  const t0 = performance.now();
-  launch(); // compiles the pipeline (cold: seconds on lavapipe) and warms caches
-  await rt.sync();
-  const first_ms = performance.now() - t0;
-  const once = await timeRuntime(rt, launch, { warmup: 0, repeat: 1 });
-  const inner = innerFor(once.ms_median);
-  const { r, cpu_ms } = await withCpu((repeat + 1) * inner, () => timeRuntime(rt, launch, { warmup: 1, repeat, inner }));
-  return { ...r, inner, first_ms, cpu_ms };
-}
-
-type TfT = ReturnType<Tf['tensor']>;
-
-/** tfjs: `inner` launches then a wait on its queue (GPU completion, no download). */
-async function timeTfjs(tf: Tf, launch: () => TfT, repeat: number): Promise<Measured> {
-  const sample = (inner: number, reps: number, warmup: number) =>
-    timeAsync(
-      async () => {
-        const outs: TfT[] = [];
-        for (let i = 0; i < inner; i++) outs.push(launch());
-        await tfjsGpuDone(tf, outs[outs.length - 1]);
-        for (const o of outs) o.dispose();
-      },
-      { warmup, repeat: reps },
-    );
-  const inner = innerFor((await sample(1, 1, 1)).ms_median);
-  const { r: t, cpu_ms } = await withCpu((repeat + 1) * inner, () => sample(inner, repeat, 1));
-  return { ms_median: t.ms_median / inner, ms_min: t.ms_min / inner, ms_max: t.ms_max / inner, inner, cpu_ms };
-}
-
-function tfjsCase(tf: Tf, c: Case, av: Float32Array, bv: Float32Array, biasv: Float32Array, resv: Float32Array) {
-  const b3 = c.batch > 1;
-  const a = b3 ? tf.tensor3d(av, [c.batch, c.M, c.K]) : tf.tensor2d(av, [c.M, c.K]);
-  const bShape = c.transB ? [c.N, c.K] : [c.K, c.N];
-  const b = b3 ? tf.tensor3d(bv, [c.batch, bShape[0], bShape[1]]) : tf.tensor2d(bv, [bShape[0], bShape[1]]);
+function tfjsCase(tf: Tf, c: Case, aShape: number[], bShape: number[], av: Float32Array, bv: Float32Array, biasv: Float32Array, resv: Float32Array) {
+  const a = tf.tensor(av, aShape);
+  const b = tf.tensor(bv, bShape);
   const bias = tf.tensor1d(biasv);
   const res = tf.tensor2d(resv, [c.M, c.N]);
-  const run = (): TfT =>
+  const run = (): TfTensor =>
     tf.tidy(() => {
       if (c.epilogue === 'bias+gelu') {
         const z = tf.fused.matMul({ a: a as never, b: b as never, transposeB: c.transB, bias: bias as never });
@@ -130,7 +105,7 @@ function tfjsCase(tf: Tf, c: Case, av: Float32Array, bv: Float32Array, biasv: Fl
       if (c.epilogue === 'bias+residual') {
         return tf.add(tf.fused.matMul({ a: a as never, b: b as never, transposeB: c.transB, bias: bias as never }), res);
       }
-      const p = tf.matMul(a, b, false, c.transB);
+      const p = tf.matMul(a as never, b as never, !!c.transA, c.transB);
       return c.alpha !== undefined ? tf.mul(p, c.alpha) : p;
     });
   return { run, dispose: () => [a, b, bias, res].forEach((t) => t.dispose()) };
@@ -139,16 +114,16 @@ function tfjsCase(tf: Tf, c: Case, av: Float32Array, bv: Float32Array, biasv: Fl
 export async function benchMatmul(rt: Runtime, opts: MatmulBenchOpts = {}): Promise<BenchRow[]> {
   const repeat = opts.repeat ?? 7;
   const rows: BenchRow[] = [];
-  const tf = await loadTfjsWebgpu();
+  const tf = opts.peers ? await loadTfjsWebgpu() : null;
   let seed = 1;
   for (const c of CASES) {
     const shape = shapeOf(c);
     const flop = 2 * c.M * c.N * c.K * c.batch;
     const lead = c.batch > 1 ? [c.batch] : [];
-    const aShape = [...lead, c.M, c.K];
+    const aShape = [...lead, ...(c.transA ? [c.K, c.M] : [c.M, c.K])];
     const bShape = [...lead, ...(c.transB ? [c.N, c.K] : [c.K, c.N])];
-    const pr = matmulProblem(aShape, bShape, { transB: c.transB });
-    const baseOpts: MatmulOptions = { transB: c.transB, alpha: c.alpha };
+    const pr = matmulProblem(aShape, bShape, { transA: c.transA, transB: c.transB });
+    const baseOpts: MatmulOptions = { transA: c.transA, transB: c.transB, alpha: c.alpha };
 
     const picked = chooseVersion(rt, pr);
     const versions = (c.allVersions ? [...MATMUL_VERSIONS] : [picked]).filter((v) => !ineligible(v, rt, pr));
@@ -179,28 +154,21 @@ export async function benchMatmul(rt: Runtime, opts: MatmulBenchOpts = {}): Prom
     let peer: PeerResult | null = null;
     if (tf) {
       progress(`matmul ${shape}: tfjs-webgpu`);
-      const p = tfjsCase(tf, c, av, bv, biasv, resv);
-      const tm = await timeTfjs(tf, p.run, repeat);
+      const p = tfjsCase(tf, c, aShape, bShape, av, bv, biasv, resv);
+      peer = peerResult(await timeTfjs(tf, p.run, repeat), { flop });
       p.dispose();
-      peer = { ms_median: tm.ms_median, gflops: gflops(flop, tm.ms_median), cpu_ms: tm.cpu_ms };
     }
     for (const v of tuned && !c.allVersions ? [tuned] : wanted) {
       progress(`matmul ${shape}: ${v}`);
-      const tm = await timeOurs(rt, () => void matmul(a, b, { ...mmOpts, version: v, out: y }), repeat);
+      const tm = await measure(rt, () => void matmul(a, b, { ...mmOpts, version: v, out: y }), { repeat, maxInner: 64 });
       rows.push({
         kernel: `matmul_${v}`,
         shape,
-        ms_median: tm.ms_median,
-        ms_min: tm.ms_min,
-        ms_max: tm.ms_max,
-        gflops: gflops(flop, tm.ms_median),
+        ...ourFields(tm, { flop }),
         peers: peer ? { 'tfjs-webgpu': peer } : {},
-        M: c.M, N: c.N, K: c.K, batch: c.batch, transB: c.transB,
+        M: c.M, N: c.N, K: c.K, batch: c.batch, transA: !!c.transA, transB: c.transB, pass: c.pass,
         epilogue: c.epilogue ?? null,
         picked: v === choice,
-        inner: tm.inner,
-        first_ms: tm.first_ms,
-        cpu_ms: tm.cpu_ms,
       });
     }
     for (const t of [a, b, bias, res, y]) t.dispose();

@@ -1,22 +1,30 @@
-// The bench dispatcher behind `medivlad bench <suite>`: runs one suite (or all), wraps the rows
-// in the report schema of bench/harness.ts, and writes bench/results/<adapter-key>-<suite>.json
-// plus a Markdown table when asked.
+// The bench dispatcher behind `medivlad bench <suite|group>`: measures the adapter's peak once
+// (bench/peak.ts), runs one suite or a group of them, wraps the rows in the report schema of
+// bench/harness.ts (fraction of peak and peer ratios per row), and writes
+// bench/results/<adapter-key>-<suite>.json plus a Markdown table per suite when asked.
 //
-// Suites are registered here: matmul, softmax, layernorm, attention, dino-loss, ema, vlad, augment,
-// model (DINO step, ViT-S/8 forward) and data (decode + preprocess speed of the loaders, CPU only; its rows are mapped to the schema).
+// Suites are registered here: matmul, softmax, layernorm, gelu, attention, dino-loss, ema,
+// adamw, vlad, augment (the kernels), model (DINO step, ViT-S/8 forward and training step) and
+// data (decode + preprocess speed of the loaders, CPU only; its rows are mapped to the schema).
+// Groups: kernels (every kernel suite), all (kernels, model and data).
 import { execSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import type { Runtime } from '../src/kernels/runtime.js';
 import { adapterKey } from '../src/kernels/adapter-info.js';
-import { printTable, progress, type BenchReport, type BenchRow } from './harness.js';
+import { writeFileAtomic } from '../src/node/files.js';
+import { addPeakFractions, printTable, progress, type BenchReport, type BenchRow } from './harness.js';
+import { measurePeak } from './peak.js';
+import { timingSourceOf } from './measure.js';
 import { benchMatmul } from './matmul.js';
 import { benchSoftmax } from './softmax.js';
 import { benchLayernorm } from './layernorm.js';
+import { benchGelu } from './gelu.js';
 import { benchAttention } from './attention.js';
 import { benchDinoLoss } from './dino-loss.js';
 import { benchEma } from './ema.js';
+import { benchAdamw } from './adamw.js';
 import { benchVlad } from './vlad.js';
 import { benchData } from './data.js';
 import { benchAugment } from './augment.js';
@@ -32,6 +40,9 @@ async function benchDataRows(_rt: Runtime, opts: SuiteOpts): Promise<BenchRow[]>
       ms_median: r.ms_median,
       ms_min: r.ms_min,
       ms_max: r.ms_max,
+      spread: r.ms_median > 0 ? (r.ms_max - r.ms_min) / r.ms_median : 0,
+      timing: 'wall',
+      wall_ms_median: r.ms_median,
       ms_per_unit: r.ms_per_unit,
       unit: r.unit,
       peers: {},
@@ -44,6 +55,13 @@ export interface SuiteOpts {
   filter?: RegExp;
   /** matmul only: autotune each shape before timing. */
   tune?: boolean;
+  /** Also time the peers: tfjs-webgpu (kernels) and PyTorch CPU (model). Off by default. */
+  peers?: boolean;
+}
+
+export interface RunOpts extends SuiteOpts {
+  /** Measure the adapter's peak first (default true; tests of other parts may skip it). */
+  peak?: boolean;
 }
 
 type Suite = (rt: Runtime, opts: SuiteOpts) => Promise<BenchRow[]>;
@@ -52,17 +70,39 @@ export const SUITES: Record<string, Suite> = {
   matmul: benchMatmul,
   softmax: benchSoftmax,
   layernorm: benchLayernorm,
+  gelu: benchGelu,
   attention: benchAttention,
   'dino-loss': benchDinoLoss,
   ema: benchEma,
+  adamw: benchAdamw,
   vlad: benchVlad,
   augment: benchAugment,
   model: benchModel,
   data: benchDataRows,
+  soak: (rt, o) => import('./soak.js').then((m) => m.benchSoak(rt, o)), // not in any group: `bench soak --steps N`
+};
+
+const KERNEL_SUITES = ['matmul', 'softmax', 'layernorm', 'gelu', 'attention', 'dino-loss', 'ema', 'adamw', 'vlad', 'augment'];
+
+/** Names that run several suites, one after another, in one report. */
+export const GROUPS: Record<string, string[]> = {
+  kernels: KERNEL_SUITES,
+  all: [...KERNEL_SUITES, 'model', 'data'],
 };
 
 export function suiteNames(): string[] {
   return Object.keys(SUITES);
+}
+
+/** The suites a suite or group name stands for; an unknown name is an error listing both. */
+export function resolveSuites(name: string): string[] {
+  const names = GROUPS[name] ?? [name];
+  for (const n of names) {
+    if (!SUITES[n]) {
+      throw new Error(`bench: unknown suite '${n}' (suites: ${suiteNames().join(', ')}; groups: ${Object.keys(GROUPS).join(', ')}; or compare A.json B.json)`);
+    }
+  }
+  return names;
 }
 
 /** `git describe`-like: short commit, "-dirty" when the tree has changes; "unknown" outside git. */
@@ -76,45 +116,70 @@ export function currentCommit(): string {
   }
 }
 
-/** Run `suite` ('all' runs every registered suite, one after another) on rt. */
-export async function runBench(rt: Runtime, suite: string, opts: SuiteOpts = {}): Promise<BenchReport> {
-  const names = suite === 'all' ? suiteNames() : [suite];
-  for (const n of names) {
-    if (!SUITES[n]) throw new Error(`bench: unknown suite '${n}' (have: ${suiteNames().join(', ')}, all)`);
+/** Run a suite or group on rt: the peak first, then each suite; one report. */
+export async function runBench(rt: Runtime, suite: string, opts: RunOpts = {}): Promise<BenchReport> {
+  const names = resolveSuites(suite);
+  const loadBefore = loadavg()[0];
+  const timing = timingSourceOf(rt);
+  let peak: BenchReport['peak'] = null;
+  if (opts.peak !== false) {
+    progress(`== peak of ${rt.adapter.description || rt.adapter.family} (FMA kernel, streaming copy)`);
+    peak = await measurePeak(rt);
+    progress(`peak: ${peak.gflops.toFixed(1)} GFLOPS, ${peak.gbps.toFixed(1)} GB/s (${peak.timing})`);
   }
   const rows: BenchRow[] = [];
-  const loadBefore = loadavg()[0];
   for (const n of names) {
-    progress(`== bench ${n} on ${rt.adapter.description || rt.adapter.family} (${rt.adapter.driver})`);
+    progress(`== bench ${n} on ${rt.adapter.description || rt.adapter.family} (${rt.adapter.driver})${opts.peers ? ', with peers' : ''}`);
     const got = await SUITES[n](rt, opts);
     rows.push(...got.map((r) => ({ ...r, suite: n })));
   }
+  addPeakFractions(rows, peak);
   // The host's 1-minute load average before and after: on a shared CPU box, wall times are only
   // comparable between runs with similar load (ratios within one run always are).
   const host = { cpus: cpus().length, loadavg_before: loadBefore, loadavg_after: loadavg()[0] };
-  return { adapter: rt.adapter, commit: currentCommit(), date: new Date().toISOString(), host, rows } as BenchReport;
+  return { adapter: rt.adapter, commit: currentCommit(), date: new Date().toISOString(), host, timing, peak, peers: !!opts.peers, suites: names, rows };
 }
 
-/** Markdown: the adapter, the command context, and the table. */
+const TIMING_TEXT: Record<string, string> = {
+  'gpu-timestamp': "GPU timestamps ('timestamp-query') around each batch; rows marked w fell back to wall clock",
+  wall: 'wall clock from recording to queue.onSubmittedWorkDone() (no timestamp-query)',
+};
+
+/** The report header: adapter, commit, host load, timing source, peak. */
+export function reportHeader(report: BenchReport, note = ''): string[] {
+  const a = report.adapter;
+  const h = report.host;
+  const p = report.peak;
+  return [
+    `adapter: ${a.family} (${a.driver}), ${a.vendor} ${a.architecture}; commit ${report.commit}; ${report.date}${note ? `; ${note}` : ''}`,
+    ...(h ? [`host: ${h.cpus} CPUs, load average ${h.loadavg_before.toFixed(1)} before, ${h.loadavg_after.toFixed(1)} after`] : []),
+    ...(report.timing ? [`timing: ${TIMING_TEXT[report.timing] ?? report.timing}`] : []),
+    ...(p ? [`peak (measured this run): ${p.gflops.toFixed(1)} GFLOPS fp32 (FMA kernel), ${p.gbps.toFixed(1)} GB/s (streaming copy, read + write)`] : []),
+    ...(report.peers !== undefined ? [`peers: ${report.peers ? 'measured in this run' : 'not run (add --peers)'}`] : []),
+  ];
+}
+
+/** Markdown: the header and the table. */
 export function reportMarkdown(report: BenchReport, suite: string, note = ''): string {
   const a = report.adapter;
-  const host = (report as BenchReport & { host?: { cpus: number; loadavg_before: number; loadavg_after: number } }).host;
-  return [
-    `# bench ${suite}: ${a.description || a.device || a.family}`,
-    '',
-    `adapter: ${a.family} (${a.driver}), ${a.vendor} ${a.architecture}; commit ${report.commit}; ${report.date}${note ? `; ${note}` : ''}`,
-    ...(host ? ['', `host: ${host.cpus} CPUs, load average ${host.loadavg_before.toFixed(1)} before, ${host.loadavg_after.toFixed(1)} after`] : []),
-    '',
-    printTable(report.rows),
-    '',
-  ].join('\n');
+  return [`# bench ${suite}: ${a.description || a.device || a.family}`, '', ...reportHeader(report, note).flatMap((l) => [l, '']), printTable(report.rows), ''].join('\n');
 }
 
-/** Write <dir>/<adapter-key><tag>-<suite>.json and .md; returns the JSON path. */
-export function saveReport(report: BenchReport, suite: string, dir = 'bench/results', tag = ''): string {
-  mkdirSync(dir, { recursive: true });
-  const base = join(dir, `${adapterKey(report.adapter)}${tag}-${suite}`);
-  writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(`${base}.md`, reportMarkdown(report, suite, tag ? tag.replace(/^-/, '') : ''));
-  return `${base}.json`;
+/**
+ * Write <dir>/<adapter-key><tag>-<suite>.json and .md for each suite of the report (a group
+ * writes one pair per suite, each with the run's header), atomically. Returns the JSON paths.
+ */
+export async function saveReport(report: BenchReport, dir = 'bench/results', tag = ''): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const suites = report.suites ?? [...new Set(report.rows.map((r) => String(r.suite)))];
+  const paths: string[] = [];
+  for (const suite of suites) {
+    const part: BenchReport = { ...report, suites: [suite], rows: report.rows.filter((r) => r.suite === suite) };
+    const base = join(dir, `${adapterKey(report.adapter)}${tag}-${suite}`);
+    const enc = new TextEncoder();
+    await writeFileAtomic(`${base}.json`, enc.encode(`${JSON.stringify(part, null, 2)}\n`));
+    await writeFileAtomic(`${base}.md`, enc.encode(reportMarkdown(part, suite, tag ? tag.replace(/^-/, '') : '')));
+    paths.push(`${base}.json`);
+  }
+  return paths;
 }

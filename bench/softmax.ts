@@ -1,5 +1,5 @@
 // Softmax benchmark: every version of shaders/softmax.wgsl at the shapes the models run, and
-// tfjs-webgpu's tf.softmax(x / T) on the same adapter.
+// (with --peers) tfjs-webgpu's tf.softmax(x / T) on the same adapter.
 //
 // Shapes: (6·785, 785) one image's attention rows (6 heads, N = 785 tokens at 224 px / 8);
 //   (64, 65536) DINO-head logits (out_dim 65536, 64 student crops), student T = 0.1;
@@ -10,9 +10,9 @@
 import type { Runtime } from '../src/kernels/runtime.js';
 import { Tensor } from '../src/autograd/tensor.js';
 import { softmaxForward, logSoftmaxForward, planSoftmax, type SoftmaxOpts, type SoftmaxVersion } from '../src/kernels/softmax.js';
-import { gbps, addRatios, progress, type BenchRow, type PeerResult } from './harness.js';
+import { addRatios, progress, type BenchRow, type PeerResult } from './harness.js';
 import { loadTfjsWebgpu } from './peers/tfjs-webgpu.js';
-import { seeded, timeOurs, timeTfjs } from './calibrate.js';
+import { seeded, timeOurs, timeTfjs, ourFields, peerResult } from './calibrate.js';
 
 interface Case {
   rows: number;
@@ -39,10 +39,10 @@ const VARIANTS: { version: SoftmaxVersion; wg: number }[] = [
   { version: 3, wg: 256 },
 ];
 
-export async function benchSoftmax(rt: Runtime, opts: { repeat?: number; filter?: RegExp } = {}): Promise<BenchRow[]> {
+export async function benchSoftmax(rt: Runtime, opts: { repeat?: number; filter?: RegExp; peers?: boolean } = {}): Promise<BenchRow[]> {
   const repeat = opts.repeat ?? 7;
   const rows: BenchRow[] = [];
-  const tf = await loadTfjsWebgpu();
+  const tf = opts.peers ? await loadTfjsWebgpu() : null;
   for (const c of CASES) {
     const shape = `(${c.rows},${c.d}) T=${c.t}`;
     if (c.gpuOnly && rt.adapter.family !== 'gpu') {
@@ -50,6 +50,8 @@ export async function benchSoftmax(rt: Runtime, opts: { repeat?: number; filter?
       continue;
     }
     const bytes = 8 * c.rows * c.d;
+    const names = [...VARIANTS.map((v) => `softmax_forward_v${v.version} wg${v.wg}`), 'log_softmax (planned)'];
+    if (opts.filter && !names.some((k) => opts.filter!.test(`${k} ${shape}`))) continue;
     const data = seeded(c.rows * c.d, -8, 8);
     const x = Tensor.fromArray(data, [c.rows, c.d], rt);
     const plan = planSoftmax(c.rows, c.d, rt.adapter.family);
@@ -68,14 +70,14 @@ export async function benchSoftmax(rt: Runtime, opts: { repeat?: number; filter?
       const xt = tf.tensor2d(data, [c.rows, c.d]);
       const tm = await timeTfjs(tf, () => tf.tidy(() => tf.softmax(tf.div(xt, c.t))), repeat);
       xt.dispose();
-      peer = { ms_median: tm.ms_median, gbps: gbps(bytes, tm.ms_median) };
+      peer = peerResult(tm, { bytes });
     }
     for (const e of entries) {
       if (opts.filter && !opts.filter.test(`${e.kernel} ${shape}`)) continue;
       progress(`softmax ${shape}: ${e.kernel}`);
       const tm = await timeOurs(rt, () => e.run(e.o).dispose(), repeat);
       rows.push({
-        kernel: e.kernel, shape, ...tm, gbps: gbps(bytes, tm.ms_median), what: c.what, picked: e.picked,
+        kernel: e.kernel, shape, ...ourFields(tm, { bytes }), what: c.what, picked: e.picked,
         peers: peer && !e.kernel.startsWith('log') ? { 'tfjs-webgpu': peer } : {},
       });
     }

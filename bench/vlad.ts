@@ -1,17 +1,20 @@
 // VLAD benchmark: the fused kernels of shaders/vlad.wgsl at MeDiVLAD's shape against the same
-// results composed from our unfused ops and against tfjs-webgpu on the same adapter.
+// results composed from our unfused ops and (with --peers) against tfjs-webgpu on the same adapter.
 //
 // Rows:
 //   assign+residual fwd   fused: one dispatch. Unfused: l2norm, matmul (+bias), softmax over
 //     K, broadcast sub and mul (5 launches, x̂, logits and x̂ − c in memory). tfjs: the same ops.
 //   aggregate fwd (β)     fused: one dispatch. Unfused: β·r, sum over S, intra l2norm, global
 //     l2norm (4 launches). tfjs: the same ops.
+//   aggregate bwd (β), assign bwd   each backward pass alone (fused), after a forward done once
+//     outside the timing; no peers (below).
 //   vlad fwd+bwd          fused: assign, aggregate and both backward passes (6 dispatches).
 //     No peers: tfjs-core's Node bundle registers no gradients (tf.grads fails), and the engine
 //     has no autograd ops for the unfused pieces yet. The row tracks our own fwd+bwd cost.
 // Shape: B 2 videos, S 15 frames, D 384, K 3 (DualVLAD). Bytes (compulsory traffic):
 //   assign 4·(F·D + 2·K·D + K + F·K·(D + 1)), aggregate 4·(F·K·D + F + B·K·(D + 1) + B),
-//   fwd+bwd 4·(2·F·D + 4·K·D + 2·K + 2·F + 2·B·K·D), F = B·S. These kernels are tiny: the
+//   aggregate bwd 4·(2·F·K·D + 2·F + B·K·(D + 1) + B·K·D), assign bwd 4·(2·F·D + 4·K·D + K +
+//   F·K·(2·D + 1)), fwd+bwd 4·(2·F·D + 4·K·D + 2·K + 2·F + 2·B·K·D), F = B·S. These kernels are tiny: the
 //   times are mostly launch and submit overhead, which is what fusing removes.
 import type { Runtime } from '../src/kernels/runtime.js';
 import { Tensor } from '../src/autograd/tensor.js';
@@ -22,9 +25,10 @@ import { softmaxForward } from '../src/kernels/softmax.js';
 import { reduce } from '../src/kernels/reduce.js';
 import { l2normForward } from '../src/kernels/l2norm.js';
 import { vladAssignForward, vladAssignBackward, vladAggregateForward, vladAggregateBackward, planVlad } from '../src/kernels/vlad.js';
-import { gbps, addRatios, progress, type BenchRow, type PeerResult } from './harness.js';
+import { addRatios, progress, type BenchRow, type PeerResult } from './harness.js';
 import { loadTfjsWebgpu, type Tf } from './peers/tfjs-webgpu.js';
 import { seeded, timeOurs, timeTfjs, type BenchOpts } from './dino-loss.js';
+import { baselineResult, ourFields, peerResult } from './calibrate.js';
 
 const SH = { B: 2, S: 15, D: 384, K: 3 };
 
@@ -64,7 +68,9 @@ export async function benchVlad(rt: Runtime, opts: BenchOpts = {}): Promise<Benc
   const DY = Tensor.fromArray(data.dy, [B, KD], rt);
   const fwdA = vladAssignForward(X, W, Bi, C);
   const R = fwdA.r;
-  const tf = await loadTfjsWebgpu();
+  const fwdG = vladAggregateForward(R, Be, K); // saved forward for the backward-alone rows
+  const bwdG = vladAggregateBackward(R, Be, fwdG.y, fwdG.norms, DY, K); // its dR feeds the assign backward
+  const tf = opts.peers ? await loadTfjsWebgpu() : null;
   const tt = tf
     ? {
         x: tf.tensor3d(data.x, [B, S, D]), w: tf.tensor2d(data.w, [K, D]), b: tf.tensor1d(data.b), c: tf.tensor2d(data.c, [K, D]),
@@ -121,6 +127,27 @@ export async function benchVlad(rt: Runtime, opts: BenchOpts = {}): Promise<Benc
       tfjs: tt && tf ? () => [tf.tidy(() => tfAggregate(tf, tt.r, tt.beta))] : null,
     },
     {
+      kernel: 'vlad_aggregate_backward (β)',
+      bytes: 4 * (2 * F * KD + 2 * F + B * (KD + K) + B * KD),
+      fused: (wg) => {
+        const g = vladAggregateBackward(R, Be, fwdG.y, fwdG.norms, DY, K, { wg });
+        g.dr.dispose();
+        g.dbeta?.dispose();
+      },
+      unfused: null,
+      tfjs: null,
+    },
+    {
+      kernel: 'vlad_assign_backward',
+      bytes: 4 * (2 * F * D + 4 * K * D + K + F * K * (2 * D + 1)),
+      fused: (wg) => {
+        const g = vladAssignBackward(X, W, C, fwdA.ar, { dr: bwdG.dr, da: null }, fwdA.shape, { wg });
+        for (const t of [g.dx, g.dw, g.dbias, g.dc]) t.dispose();
+      },
+      unfused: null,
+      tfjs: null,
+    },
+    {
       kernel: 'vlad fwd+bwd (assign, aggregate β)',
       bytes: 4 * (2 * F * D + 4 * K * D + 2 * K + 2 * F + 2 * B * KD),
       fused: (wg) => {
@@ -137,25 +164,26 @@ export async function benchVlad(rt: Runtime, opts: BenchOpts = {}): Promise<Benc
   ];
 
   for (const pc of pieces) {
-    if (opts.filter && !opts.filter.test(`${pc.kernel} ${shape}`)) continue;
+    const wgsWanted = wgs.filter((wg) => !opts.filter || opts.filter.test(`${pc.kernel} wg${wg} ${shape}`));
+    if (wgsWanted.length === 0) continue;
     const peers: Record<string, PeerResult> = {};
     if (pc.unfused) {
       progress(`vlad ${pc.kernel}: unfused`);
       const tm = await timeOurs(rt, pc.unfused, repeat);
-      peers.unfused = { ms_median: tm.ms_median, gbps: gbps(pc.bytes, tm.ms_median) };
+      peers.unfused = baselineResult(tm, { bytes: pc.bytes });
     }
     if (pc.tfjs && tf) {
       progress(`vlad ${pc.kernel}: tfjs-webgpu`);
       const tm = await timeTfjs(tf, pc.tfjs, repeat);
-      peers['tfjs-webgpu'] = { ms_median: tm.ms_median, gbps: gbps(pc.bytes, tm.ms_median) };
+      peers['tfjs-webgpu'] = peerResult(tm, { bytes: pc.bytes });
     }
-    for (const wg of wgs) {
+    for (const wg of wgsWanted) {
       progress(`vlad ${pc.kernel}: wg ${wg}`);
       const tm = await timeOurs(rt, () => pc.fused(wg), repeat);
-      rows.push({ kernel: `${pc.kernel} wg${wg}`, shape, ...tm, gbps: gbps(pc.bytes, tm.ms_median), peers: { ...peers }, picked: wg === planned });
+      rows.push({ kernel: `${pc.kernel} wg${wg}`, shape, ...ourFields(tm, { bytes: pc.bytes }), peers: { ...peers }, picked: wg === planned });
     }
   }
-  for (const t of [X, W, Bi, C, Be, DY, fwdA.ar, fwdA.a, fwdA.r]) t.dispose();
+  for (const t of [X, W, Bi, C, Be, DY, fwdA.ar, fwdA.a, fwdA.r, fwdG.y, fwdG.norms, bwdG.dr, bwdG.dbeta]) t?.dispose();
   if (tt) for (const t of Object.values(tt)) t.dispose();
   addRatios(rows);
   return rows;

@@ -8,7 +8,7 @@ const out = process.env.OUT ?? '/tmp';
 mkdirSync(out, { recursive: true });
 for (const suite of (process.argv[2] ?? 'matmul,attention,layernorm,softmax').split(',')) {
   try {
-    const rep = await runBench(rt, suite, { repeat: 7 });
+    const rep = await runBench(rt, suite, { repeat: 7, peers: true });
     console.log(`\n## ${suite}\n` + printTable(rep.rows));
     writeFileSync(`${out}/${suite}.json`, JSON.stringify(rep, null, 1));
   } catch (e) {

@@ -1,12 +1,18 @@
 // A small autotuner: time the registered variants of a kernel once per (adapter, shape class),
 // keep the fastest, and answer later lookups from memory. Persistence is the caller's business:
-// an injected TuneStore (the CLI passes one backed by a JSON file; src/kernels never touches the
-// filesystem, so the same code runs in the browser).
+// an injected TuneStore (Node: src/node/autotune-store.ts, one JSON file per adapter under
+// ~/.cache/medivlad; the browser keeps choices in memory only). src/kernels never touches the
+// filesystem, so the same code runs in the browser.
 //
 // Timing: each candidate is launched once to compile and warm up, then `repeat` times, each
 // launch followed by a wait for the GPU (wall clock around onSubmittedWorkDone); the median
 // decides. Candidates are interleaved round by round, so a burst of load on a shared machine
 // hits all of them alike.
+//
+// A store is a cache, never a source of truth: whatever it returns is checked (an object of
+// string choices), a bad entry or a failing load/save is reported through `warn` and ignored,
+// and a cached choice the launcher cannot run is ignored by the launcher (matmul's
+// chooseVersion checks the version name and its eligibility).
 import type { Runtime } from './runtime.js';
 import { adapterKey } from './adapter-info.js';
 
@@ -33,13 +39,17 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
 }
 
+const defaultWarn = (msg: string): void => console.warn(msg);
+
 export class Autotuner {
   private choices = new Map<string, string>();
   private loaded = false;
 
   constructor(
-    private readonly rt: Runtime,
+    private readonly rt: Pick<Runtime, 'adapter' | 'sync'>,
     private store?: TuneStore,
+    /** Where problems with the store are reported (default console.warn); never thrown. */
+    private readonly warn: (msg: string) => void = defaultWarn,
   ) {}
 
   /** Key prefix: the adapter, so choices from one machine never leak onto another. */
@@ -57,8 +67,24 @@ export class Autotuner {
   async load(): Promise<void> {
     if (this.loaded || !this.store) return;
     this.loaded = true;
-    const entries = (await this.store.load()) ?? {};
-    for (const [k, v] of Object.entries(entries)) this.choices.set(k, v);
+    let entries: unknown;
+    try {
+      entries = await this.store.load();
+    } catch (e) {
+      this.warn(`autotune: ignoring the tuning cache, it could not be read: ${(e as Error).message}`);
+      return;
+    }
+    if (entries === undefined || entries === null) return;
+    if (typeof entries !== 'object' || Array.isArray(entries)) {
+      this.warn(`autotune: ignoring the tuning cache, it is not an object of choices`);
+      return;
+    }
+    const bad: string[] = [];
+    for (const [k, v] of Object.entries(entries)) {
+      if (typeof v === 'string' && v.length > 0) this.choices.set(k, v);
+      else bad.push(k);
+    }
+    if (bad.length) this.warn(`autotune: ignoring ${bad.length} malformed cache entr${bad.length === 1 ? 'y' : 'ies'} (${bad.slice(0, 3).join(', ')})`);
   }
 
   get(kernel: string, shapeClass: string): string | undefined {
@@ -71,6 +97,16 @@ export class Autotuner {
 
   entries(): Record<string, string> {
     return Object.fromEntries(this.choices);
+  }
+
+  /** Write the choices to the store, if one is attached; a failure is a warning. */
+  async persist(): Promise<void> {
+    if (!this.store) return;
+    try {
+      await this.store.save(this.entries());
+    } catch (e) {
+      this.warn(`autotune: could not save the tuning cache (choices stay in memory): ${(e as Error).message}`);
+    }
   }
 
   /** Time the candidates (interleaved), remember the fastest, persist if a store is set. */
@@ -92,7 +128,7 @@ export class Autotuner {
     for (const [name, s] of samples) ms[name] = median(s);
     const best = candidates.map((c) => c.name).reduce((x, y) => (ms[y] < ms[x] ? y : x));
     this.set(kernel, shapeClass, best);
-    if (this.store) await this.store.save(this.entries());
+    await this.persist();
     return { best, ms };
   }
 }

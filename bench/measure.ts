@@ -1,0 +1,145 @@
+// How every bench row times our kernels: one function, `measure`, so that every row of every
+// suite carries the same fields (bench/README.md, "How to read the numbers").
+//
+//   1. First call: one launch on a warm runtime, then a wait. `first_ms` is its wall time:
+//      pipeline creation (seconds on lavapipe when Mesa's shader cache is cold) plus one run.
+//      Around it: `pipelines_created`, `buffers_created` (GPU buffers the pool had to create),
+//      `peak_bytes` (the pool's peak live bytes during the launch, inputs included) and
+//      `extra_bytes` (peak minus what was live before: the launch's own footprint).
+//   2. `inner`: launches per sample, so that a sample lasts ~20 ms (submit + wait amortised for
+//      small kernels), from one trial sample, capped so a sample fits one batch of the runtime.
+//   3. `warmup` samples, then `repeat` timed samples. Each records `inner` launches, submits
+//      them as one batch, and waits. Per-launch times: median (the number to quote), min, max,
+//      `spread` = (max - min) / median.
+//   4. Timing source: GPU timestamps ('timestamp-query', bench/gpu-timer.ts) bracketing the
+//      batch when the device has the feature and the batch went out as one submit; else wall
+//      clock from the first recorded launch to queue.onSubmittedWorkDone(). `timing` says which;
+//      `wall_ms_median` is always there (peers are wall-clocked, so ratios use it).
+//   5. `buffers_created_steady`: buffers created after the first call (0 when the pool reuses),
+//      `cpu_ms`: CPU time per launch of the driver's worker threads (bench/harness.ts).
+import type { Runtime } from '../src/kernels/runtime.js';
+import { GpuTimer } from './gpu-timer.js';
+import { summarize, workerCpuMs, type Timing } from './harness.js';
+
+export type TimingSource = 'gpu-timestamp' | 'wall';
+
+export interface Measured extends Timing {
+  spread: number;
+  timing: TimingSource;
+  wall_ms_median: number;
+  inner: number;
+  first_ms: number;
+  pipelines_created: number;
+  buffers_created: number;
+  buffers_created_steady: number;
+  peak_bytes: number;
+  extra_bytes: number;
+  cpu_ms: number | null;
+}
+
+export interface MeasureOpts {
+  /** Timed samples (default 7). */
+  repeat?: number;
+  /** Untimed samples after the trial (default 1). */
+  warmup?: number;
+  /** Launches per sample; default: calibrated so a sample lasts ~targetMs. */
+  inner?: number;
+  targetMs?: number;
+  maxInner?: number;
+}
+
+/** Uniform slots of the runtime's arena (src/kernels/runtime.ts): a batch flushes past them. */
+const BATCH_DISPATCHES = 1000;
+
+const timers = new WeakMap<Runtime, GpuTimer | null>();
+const wallOnly = new WeakSet<Runtime>();
+
+/** Force wall-clock timing on rt (`--no-timestamps`), or allow timestamps again. */
+export function setGpuTimestamps(rt: Runtime, on: boolean): void {
+  if (on) wallOnly.delete(rt);
+  else wallOnly.add(rt);
+}
+
+/** The timer for rt, or null without 'timestamp-query' (or when turned off). */
+export function gpuTimerFor(rt: Runtime): GpuTimer | null {
+  if (wallOnly.has(rt)) return null;
+  if (!timers.has(rt)) timers.set(rt, GpuTimer.create(rt.device));
+  return timers.get(rt) ?? null;
+}
+
+/** What the run's timing will be on rt: for the report header. */
+export function timingSourceOf(rt: Runtime): TimingSource {
+  return gpuTimerFor(rt) ? 'gpu-timestamp' : 'wall';
+}
+
+interface Sample {
+  wall: number;
+  gpu: number | null;
+}
+
+/** One sample: `n` launches recorded, submitted as one batch (bracketed by timestamps), waited for. */
+async function sample(rt: Runtime, launch: () => void, n: number, timer: GpuTimer | null): Promise<Sample> {
+  await rt.sync();
+  const submits = rt.counters.submits;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) launch();
+  const bracket = timer !== null && rt.counters.submits === submits;
+  if (bracket) timer.bracket(() => rt.flush());
+  await rt.sync();
+  const wall = (performance.now() - t0) / n;
+  const gpu = bracket ? await timer.read() : null;
+  return { wall, gpu: gpu === null ? null : gpu / n };
+}
+
+export async function measure(rt: Runtime, launch: () => void, opts: MeasureOpts = {}): Promise<Measured> {
+  const repeat = opts.repeat ?? 7;
+  const warmup = opts.warmup ?? 1;
+  const timer = gpuTimerFor(rt);
+
+  // 1. first call
+  await rt.sync();
+  const c0 = rt.counters;
+  rt.pool.resetPeak();
+  const t0 = performance.now();
+  launch();
+  await rt.sync();
+  const first_ms = performance.now() - t0;
+  const c1 = rt.counters;
+  const dispatches = Math.max(1, c1.dispatches - c0.dispatches);
+
+  // 2. launches per sample
+  let inner = opts.inner ?? 0;
+  if (!inner) {
+    const trial = await sample(rt, launch, 1, timer);
+    const target = opts.targetMs ?? 20;
+    inner = Math.ceil(target / Math.max(trial.gpu ?? trial.wall, 1e-3));
+    inner = Math.max(1, Math.min(inner, opts.maxInner ?? 256, Math.floor(BATCH_DISPATCHES / dispatches)));
+  }
+
+  // 3. warm-up, then the timed samples
+  for (let i = 0; i < warmup; i++) await sample(rt, launch, inner, timer);
+  const cpu0 = workerCpuMs();
+  const samples: Sample[] = [];
+  for (let i = 0; i < repeat; i++) samples.push(await sample(rt, launch, inner, timer));
+  const cpu1 = workerCpuMs();
+  const c2 = rt.counters;
+
+  // 4. timing source: timestamps only when every timed sample has them
+  const gpu = samples.every((s) => s.gpu !== null);
+  const t = summarize(samples.map((s) => (gpu ? s.gpu! : s.wall)));
+  const wall = summarize(samples.map((s) => s.wall));
+  return {
+    ...t,
+    spread: t.ms_median > 0 ? (t.ms_max - t.ms_min) / t.ms_median : 0,
+    timing: gpu ? 'gpu-timestamp' : 'wall',
+    wall_ms_median: wall.ms_median,
+    inner,
+    first_ms,
+    pipelines_created: c1.pipelinesCreated - c0.pipelinesCreated,
+    buffers_created: c1.buffersCreated - c0.buffersCreated,
+    buffers_created_steady: c2.buffersCreated - c1.buffersCreated,
+    peak_bytes: c1.peakBytesLive,
+    extra_bytes: c1.peakBytesLive - c0.bytesLive,
+    cpu_ms: cpu0 === null || cpu1 === null ? null : (cpu1 - cpu0) / (repeat * inner),
+  };
+}

@@ -97,7 +97,9 @@ function checkShown(r: Shown): void {
   expect(Math.abs(r.beta!.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-5);
   expect(r.critical).toBe(r.beta!.indexOf(Math.max(...r.beta!)));
   expect(r.heatmapLit, 'heatmap canvas is empty').toBeGreaterThan(0.5);
-  expect(r.heatmapColoured, 'no attention overlay on the heatmap').toBeGreaterThan(0.1);
+  // at least about one patch of the grid carries the overlay: a trained model puts the 60% mass
+  // on a few patches (the committed demo checkpoint: ~3% of the frame), random weights on most
+  expect(r.heatmapColoured, 'no attention overlay on the heatmap').toBeGreaterThan(0.01);
   expect(r.filmstripLit, 'filmstrip canvas is empty').toBeGreaterThan(0.2);
 }
 

@@ -242,7 +242,7 @@ export const reproduceCommand: CommandModule<object, ReproduceArgs> = {
         data: args.data,
         adapter: `${a.description || a.device || a.vendor} (${a.driver}${a.isSoftware ? ', software' : ''})`,
         date: new Date().toISOString(),
-        clips: { total: clips.length, labelled: labelled.length, perClass, frames: args.frames ?? recipe.frames, size },
+        clips: { total: clips.length, labelled: labelled.length, perClass, frames: Math.max(...clips.map((c) => c.frames.length)), size },
         seconds: { ...seconds, total: (performance.now() - tStart) / 1000 },
         dino: { steps: dinoCfg.epochs * dinoCfg.itersPerEpoch, batch: dinoCfg.batch, knnRandomInit, knnFinal: knnPerEpoch.at(-1) ?? null, knnPerEpoch, loss, config: dinoCfg },
         frame,

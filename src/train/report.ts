@@ -74,7 +74,7 @@ export function reportMarkdown(r: ReproduceResults): string {
   L.push(`- Command: \`${r.command}\``);
   L.push(`- Adapter: ${r.adapter}`);
   L.push(`- Date: ${r.date}; wall time ${Object.entries(r.seconds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}`);
-  L.push(`- Clips: ${r.clips.total} (${r.clips.labelled} labelled; per class ${r.clips.perClass.join(' / ')}), ${r.clips.frames} frames each at ${r.clips.size} px`);
+  L.push(`- Clips: ${r.clips.total} (${r.clips.labelled} labelled; per class ${r.clips.perClass.join(' / ')}), up to ${r.clips.frames} frames each at ${r.clips.size} px`);
   L.push('- Protocol: 2 patient-disjoint folds; each fold is the test set once; model selection on patients held out of the training fold; mean ± sample std over the 2 folds.');
   L.push('');
   L.push('## DINO pretraining (stage 1)');

@@ -9,12 +9,14 @@
 //   at N = 785) only when --filter matches its shape, e.g. --filter 'B·H 384 N 145'. The unfused
 //   composition and its peer are skipped where the N×N scores exceed one binding.
 //   Every version runs at N = 785, B·H = 6 (the rows of the shader's table), also each backward
-//   pass alone (GFLOPS there count the products the pass executes); elsewhere the planned one.
+//   pass alone (GFLOPS there count the products the pass executes; the one-pass versions v4, v5
+//   are one row, "bwd vN (one pass)"); elsewhere the planned one.
 //   One more row, "memory", runs the planned fused forward + backward once at B·H = 384 (64
 //   images at 224 px) to record its peak and largest buffer.
 // GFLOPS use the nominal count of the unfused algorithm: forward 4·B·H·N²·Dh (two matmuls),
-//   forward + backward 14·B·H·N²·Dh (seven). The fused backward recomputes S (twice) and dP
-//   (twice): it executes 18·B·H·N²·Dh, which the GFLOPS figure does not credit.
+//   forward + backward 14·B·H·N²·Dh (seven). The two-pass fused backward (v1..v3) recomputes S
+//   (twice) and dP (twice): with it the fused path executes 18·B·H·N²·Dh, which the GFLOPS
+//   figure does not credit; the one-pass backward (v4, v5) recomputes S once: 14, as nominal.
 // Every row carries bench/measure.ts's fields: cpu_ms (CPU time of the driver's worker threads
 //   per launch: on lavapipe, shared with other processes, the steadier measure of a kernel's
 //   cost), peak_bytes (the pool's peak live bytes over the first launch, inputs included) and
@@ -22,7 +24,8 @@
 import type { Runtime } from '../src/kernels/runtime.js';
 import { Tensor } from '../src/autograd/tensor.js';
 import {
-  attentionForward, attentionBackward, planAttention, subgroupIneligible, FORWARD_VERSIONS, BACKWARD_VERSIONS, type AttentionOpts,
+  attentionForward, attentionBackward, attentionSubgroupSize, planAttention, subgroupIneligible, FORWARD_VERSIONS, BACKWARD_VERSIONS,
+  type AttentionOpts,
 } from '../src/kernels/attention.js';
 import { matmul } from '../src/kernels/matmul.js';
 import { softmaxForward, softmaxBackward } from '../src/kernels/softmax.js';
@@ -151,6 +154,9 @@ function tfjsCase(tf: Tf, x: Inputs, bh: number, n: number, backward: boolean): 
 
 // ---------------------------------------------------------------- rows
 
+/** The row of a one-pass backward (v4, v5) alone: dQ, dK and dV together. */
+const onePass = (b: number) => `attention bwd v${b} (one pass)`;
+
 /** Every row name a case can produce (a superset), to apply --filter before allocating. */
 function possibleKernels(): string[] {
   const out = ['unfused fwd (matmul + softmax)', 'unfused fwd+bwd (matmul + softmax)'];
@@ -158,7 +164,10 @@ function possibleKernels(): string[] {
     out.push(`attention fwd v${f}`);
     for (const b of BACKWARD_VERSIONS) out.push(`attention fwd+bwd v${f}+bwd v${b}`);
   }
-  for (const b of BACKWARD_VERSIONS) out.push(`attention bwd dkdv v${b}`, `attention bwd dq v${b}`);
+  for (const b of BACKWARD_VERSIONS) {
+    if (b >= 4) out.push(onePass(b));
+    else out.push(`attention bwd dkdv v${b}`, `attention bwd dq v${b}`);
+  }
   return out;
 }
 
@@ -180,8 +189,8 @@ export async function benchAttention(rt: Runtime, opts: { repeat?: number; filte
     const plan = planAttention(rt, c.n, DH, [x.q, x.k, x.v, x.g]);
     const allVersions = c.n === 785 && c.bh === 6;
     const subgroupOk = subgroupIneligible(rt, DH, [x.q, x.k, x.v, x.g]) === null;
-    const fwdVersions = FORWARD_VERSIONS.filter((v) => v !== 4 || subgroupOk);
-    const bwdVersions = BACKWARD_VERSIONS.filter((v) => v !== 3 || subgroupOk);
+    const fwdVersions = FORWARD_VERSIONS.filter((v) => v < 4 || subgroupOk);
+    const bwdVersions = BACKWARD_VERSIONS.filter((v) => v < 3 || (subgroupOk && (v === 3 || attentionSubgroupSize(rt) === 8)));
     for (const backward of [false, true]) {
       const pass = backward ? 'fwd+bwd' : 'fwd';
       const flop = (backward ? 14 : 4) * c.bh * c.n * c.n * DH;
@@ -243,8 +252,23 @@ export async function benchAttention(rt: Runtime, opts: { repeat?: number; filte
     if (allVersions) {
       // Each backward pass alone, every version (the D kernel runs with each).
       const fwd = attentionForward(x.q, x.k, x.v, { fwd: plan.fwd });
+      for (const b of bwdVersions.filter((v) => v >= 4)) {
+        const kernel = onePass(b);
+        if (!want(kernel, shape)) continue;
+        progress(`attention ${shape}: ${kernel}`);
+        const flop = 10 * c.bh * c.n * c.n * DH; // products it executes: S, dP, dV, dK, dQ
+        const both = { q: true, kv: true };
+        const tm = await measure(rt, () => {
+          const gr = attentionBackward(x.q, x.k, x.v, fwd.o, fwd.lse, x.g, { dkdv: b, dq: b }, both);
+          for (const t of [gr.dq, gr.dk, gr.dv]) t?.dispose();
+        }, { repeat, maxInner: 32 });
+        rows.push({
+          kernel, shape, ...ourFields(tm, { flop }),
+          peers: {}, pass: 'bwd', n: c.n, bh: c.bh, dh: DH, picked: plan.dkdv === b, flop_counted: 'executed',
+        });
+      }
       for (const kv of [true, false]) {
-        for (const b of bwdVersions) {
+        for (const b of bwdVersions.filter((v) => v < 4)) {
           const kernel = `attention bwd ${kv ? 'dkdv' : 'dq'} v${b}`;
           if (!want(kernel, shape)) continue;
           progress(`attention ${shape}: ${kernel}`);
@@ -272,6 +296,8 @@ export async function benchAttention(rt: Runtime, opts: { repeat?: number; filte
     const mem = await memoryOf(rt, launch);
     const ms = performance.now() - t0;
     const bytesPerTensor = MEMORY_CASE.bh * MEMORY_CASE.n * DH * 4;
+    const mplan = planAttention(rt, MEMORY_CASE.n, DH, [x.q, x.k, x.v, x.g]);
+    const dqAccBytes = MEMORY_CASE.bh * Math.ceil(MEMORY_CASE.n / 8) * 8 * DH * 4;
     rows.push({
       kernel: 'memory: fused fwd+bwd', shape: mshape, ms_median: ms, ms_min: ms, ms_max: ms, spread: 0,
       timing: 'wall', wall_ms_median: ms, first_ms: ms, note: 'one launch, compile included',
@@ -279,7 +305,9 @@ export async function benchAttention(rt: Runtime, opts: { repeat?: number; filte
       pass: 'fwd+bwd', n: MEMORY_CASE.n, bh: MEMORY_CASE.bh, dh: DH, ...mem,
       // q, k, v, dO in; O, dQ, dK, dV out: 8 tensors of B·H·N·Dh floats, each its own buffer.
       io_bytes: 8 * bytesPerTensor,
-      largest_tensor_bytes: bytesPerTensor,
+      // The one-pass backward adds its dQ accumulator, N rounded up to a multiple of 8.
+      largest_tensor_bytes: Math.max(bytesPerTensor, mplan.dkdv >= 4 ? dqAccBytes : 0),
+      dq_accumulator_bytes: mplan.dkdv >= 4 ? dqAccBytes : 0,
       max_binding_bytes: rt.limits.maxStorageBufferBindingSize,
       unfused_scores_bytes: MEMORY_CASE.bh * MEMORY_CASE.n * MEMORY_CASE.n * 4,
     });

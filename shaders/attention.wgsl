@@ -8,9 +8,11 @@
 //   Backward, recomputing P_ij = exp(S_ij - L_i) from the saved L:
 //     D_i = Σ_c dO_ic O_ic  (= Σ_j P_ij dP_ij),  dP = dO V^T,  dS_ij = P_ij (dP_ij - D_i)
 //     dV = P^T dO,  dK = s dS^T Q,  dQ = s dS K
-//   dK and dV come from one pass over the queries per key row, dQ from one pass over the keys
-//   per query row: no atomics, no N×N buffer, deterministic (each output element is summed by
-//   one invocation in a fixed order). The price is recomputing S and dP in both passes.
+//   v1..v3: dK and dV come from one pass over the queries per key row, dQ from one pass over
+//   the keys per query row: no atomics, no N×N buffer, deterministic (each output element is
+//   summed by one invocation in a fixed order). The price is recomputing S and dP in both
+//   passes (7 products). v4, v5: one pass; the dK/dV pass also turns its dS tiles into dQ
+//   contributions, summed per head in a fixed order into a dense accumulator (5 products).
 // Shapes: Q, K, V, O, dO, dQ, dK, dV are (B, H, N, Dh) *views*: element (b, h, i, c) at
 //   off + b·sb + h·sh + i·sn + c, (off, sb, sh, sn) a vec4 uniform per operand. So the same
 //   kernels read the packed ViT qkv (B, N, 3·H·Dh) (sn = 3·H·Dh, sh = Dh, offsets 0, H·Dh,
@@ -18,37 +20,57 @@
 //   L, D: (B, H, N) dense. Grid (⌈N / rows per workgroup⌉, B·H): wid.y = b·H + h.
 // Threads: v1/v2/v3 and bwd v1/v2: one invocation per owned row (a query for the forward and
 //   dQ, a key for dK/dV), its rows in private arrays, the streamed rows read from global (or,
-//   v3, workgroup) memory at addresses shared by the workgroup. Forward v4 and bwd v3: one
+//   v3, workgroup) memory at addresses shared by the workgroup. Forward v4 and bwd v3, v4: one
 //   subgroup per workgroup, four owned rows per lane, streamed rows loaded once per subgroup
-//   and spread by subgroupShuffle (see the subgroup section for why). Tail rows are clamped
-//   to N - 1 and masked, never skipped: 0 · NaN from a poisoned row would still be NaN.
+//   and spread by subgroupShuffle (see the subgroup section for why); forward v5 and bwd v5:
+//   eight owned rows per lane. Bwd v4, v5: grid (ks, B·H), key split wid.x walking every
+//   ks-th key block (ks = p.ks: 2 at one image, 1 from two). Tail rows are clamped to N - 1 and masked, never skipped: 0 · NaN from a
+//   poisoned row would still be NaN.
 // Traffic and work per (b, h): Q, K, V read, O written once (4·N·Dh floats), K and V re-read
-//   once per row block (from cache); forward 4·N²·Dh FLOPs and N² exps; backward 14·N²·Dh
-//   FLOPs (7 products: S and dP twice) and 2·N² exps. FLOP per byte ~ N / 4: compute bound.
+//   once per row block (from cache); forward 4·N²·Dh FLOPs and N² exps; backward v1..v3
+//   14·N²·Dh FLOPs (7 products: S and dP twice) and 2·N² exps, v4/v5 10·N²·Dh and N² exps plus
+//   the dQ accumulator read and written once per key pass (N / 32 or N / 64 passes of N·Dh
+//   floats, from cache). FLOP per byte ~ N / 4: compute bound.
 //
 // Measured by bench/attention.ts at N = 785, B·H = 6, Dh = 64 (one 224 px image), same run per
 // adapter. lavapipe = llvmpipe (Mesa 25.0.7, LLVM 15), 2 cores shared with other jobs: wall ms
 // (median) / CPU ms of the driver's threads per launch (steadier under load) / GFLOPS on wall
 // time. H200 = NVIDIA H200 through Dawn's Vulkan backend, wall ms. GFLOPS count the products
-// a row executes: forward 4·N²·Dh per head, dK/dV pass 8, dQ pass 6 (each with the D kernel).
-// Same runs, unfused composition (our matmul + softmax, N×N scores stored): forward lavapipe
-// 104 / 102 ms, H200 0.54 ms; forward + backward lavapipe 324 / 364 ms, H200 1.67 ms. Planned
-// fused forward + backward: lavapipe (v4, v3) 212 / 238 ms = 1.52x faster than unfused; H200
-// (v3, v1) 2.71 ms = 0.62x (its unfused matmuls win there; a tiled GPU backward is missing).
+// a row executes: forward 4·N²·Dh per head, dK/dV pass 8, dQ pass 6, one-pass backward 10
+// (each with the D kernel, v4/v5 with the dQ copy). lavapipe columns: `bench attention --save`
+// at f58e254-dirty (bench/results, load average 2.5 before, 4.9 after: the wall times are
+// inflated, e.g. forward v5 33 ms in quieter runs the same hour), after the subgroup helpers
+// were unrolled by hand (the previous table, d077734-dirty, had forward v4 63.5 / 74, dkdv v3
+// 88.8 / 115, dq v3 69.6 / 68; the one-pass backward with the rolled helpers measured 147-163
+// CPU ms in the same session's runs); H200 column: d077734-dirty.
+// Same run, unfused composition (our matmul + softmax, N×N scores stored): forward lavapipe
+// 128 / 95.6 ms, forward + backward 205 / 264 ms (H200 0.54 and 1.67 ms). Planned fused
+// forward + backward, lavapipe (v5, v5): 197 / 143 ms = 1.04x wall, 1.85x CPU; four more runs
+// that hour: 1.49-2.35x wall, 1.83-2.04x CPU (idle box, earlier: unfused 214 ms wall). The
+// plan before, (v4, v3), measured 1.52x wall at d077734-dirty. H200 (v3, v1): 2.71 ms = 0.62x
+// (its unfused matmuls win there; a tiled GPU backward is missing).
+// Tried (timing-only variants of forward v4/v5, CPU ms): hot-loop row loads unrolled (slower:
+// 79-88 vs 57), a rank-8 accumulator update (60-63 vs 58-60), scores of four keys per pass over
+// the owned rows (no change), scalar lane-contiguous K/V loads (no change); vec4 lane-contiguous
+// loads gave 47 vs 57-61 in one pair of runs: a blocked K/V relayout pass is still to try.
 // | version                | idea                                                  | lavapipe ms / cpu / GFLOPS | H200 ms | commit        |
 // |------------------------|-------------------------------------------------------|----------------------------|---------|---------------|
-// | attention_forward_v1   | query per invocation, key by key online softmax       | 635 / 798 / 1.5            | 1.19    | d077734-dirty |
-// | attention_forward_v2   | v1 + blocks of KB keys in registers, 1 rescale each   | 299 / 380 / 3.2            | 1.19    | d077734-dirty |
-// | attention_forward_v3   | v2 + K/V tiles of TK keys in workgroup memory (GPUs)  | 485 / 627 / 2.0            | 0.83    | d077734-dirty |
-// | attention_forward_v4   | subgroup: 4 rows per lane, shuffled K/V, lazy rescale | 63.5 / 74 / 14.9           | -       | d077734-dirty |
-// | attention_bwd_dkdv_v1  | key row per invocation, query by query                | 1047 / 1319 / 1.8          | 1.06    | d077734-dirty |
-// | attention_bwd_dkdv_v2  | v1 + blocks of KB queries in registers                | 603 / 805 / 3.1            | 1.73    | d077734-dirty |
-// | attention_bwd_dkdv_v3  | subgroup, as forward v4                               | 88.8 / 115 / 21.3          | -       | d077734-dirty |
-// | attention_bwd_dq_v1    | query row per invocation, key by key                  | 723 / 958 / 2.0            | 1.12    | d077734-dirty |
-// | attention_bwd_dq_v2    | v1 + blocks of KB keys in registers                   | 453 / 554 / 3.1            | 1.69    | d077734-dirty |
-// | attention_bwd_dq_v3    | subgroup, as forward v4                               | 69.6 / 68 / 20.4           | -       | d077734-dirty |
+// | attention_forward_v1   | query per invocation, key by key online softmax       | 499 / 763 / 1.9            | 1.19    | f58e254-dirty |
+// | attention_forward_v2   | v1 + blocks of KB keys in registers, 1 rescale each   | 286 / 370 / 3.3            | 1.19    | f58e254-dirty |
+// | attention_forward_v3   | v2 + K/V tiles of TK keys in workgroup memory (GPUs)  | 1018 / 606 / 0.9           | 0.83    | f58e254-dirty |
+// | attention_forward_v4   | subgroup: 4 rows per lane, shuffled K/V, lazy rescale | 72.2 / 56.2 / 13.1         | -       | f58e254-dirty |
+// | attention_forward_v5   | v4 with 8 query rows per lane (half the K/V loads)    | 68.6 / 43.7 / 13.8         | -       | f58e254-dirty |
+// | attention_bwd_dkdv_v1  | key row per invocation, query by query                | 1796 / 1193 / 1.1          | 1.06    | f58e254-dirty |
+// | attention_bwd_dkdv_v2  | v1 + blocks of KB queries in registers                | 896 / 746 / 2.1            | 1.73    | f58e254-dirty |
+// | attention_bwd_dkdv_v3  | subgroup, as forward v4                               | 150 / 86.9 / 12.6          | -       | f58e254-dirty |
+// | attention_bwd_dq_v1    | query row per invocation, key by key                  | 1344 / 915 / 1.1           | 1.12    | f58e254-dirty |
+// | attention_bwd_dq_v2    | v1 + blocks of KB keys in registers                   | 1061 / 548 / 1.3           | 1.69    | f58e254-dirty |
+// | attention_bwd_dq_v3    | subgroup, as forward v4                               | 128 / 72.1 / 11.1          | -       | f58e254-dirty |
+// | attention_bwd_v4       | v3's dK/dV pass also sums dQ (5 products, not 7)      | 147 / 114 / 16.1           | -       | f58e254-dirty |
+// | attention_bwd_v5       | v4 with 8 key rows per lane (half the q/dO loads, dQ) | 123 / 98.7 / 19.2          | -       | f58e254-dirty |
 // ("-": the subgroup versions need subgroups of a fixed size 4 or 8; NVIDIA's are 32.)
-// Also: attention_bwd_dot (D), attention_probs (P for attention maps, small N only).
+// Also: attention_bwd_dot (D), attention_bwd_dq_copy (v4/v5: dQ accumulator -> dQ view),
+// attention_probs (P for attention maps, small N only).
 
 enable subgroups;
 
@@ -68,7 +90,7 @@ struct Params {
   dd_off: u32,   // element offset of D inside its binding
   d4: u32,       // Dh / 4 as a uniform: loops bounded by it stay rolled (see the subgroup notes)
   kv_split: u32, // 1: dV goes to its own binding gvs (separate tensors), 0: into gkv
-  _pad2: u32,
+  ks: u32,       // bwd v4/v5: key splits (workgroups per head, each with its own dQ slice)
   // (element offset, batch stride, head stride, token stride) of each (B, H, N, Dh) view
   q: vec4<u32>,
   k: vec4<u32>,
@@ -78,6 +100,7 @@ struct Params {
   gq: vec4<u32>,  // dQ
   gk: vec4<u32>,  // dK (in gkv)
   gv: vec4<u32>,  // dV (in gkv)
+  dqs: vec4<u32>, // bwd v4: the dense (B, H, N, Dh) dQ accumulator
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -516,40 +539,78 @@ const D4: u32 = 16u;     // DMAX / 4: vec4s per row
 alias Row4 = array<vec4<f32>, D4>;      // one row of Dh, as vec4s
 alias Rows4x4 = array<mat4x4<f32>, D4>; // four rows: [c4][comp][r] = row_r[4 c4 + comp]
 
+// The helpers below are unrolled by hand, one call per vec4 of columns (c4 a literal, calls past
+// Dh / 4 folded away): NIR unrolls a loop only while its body is small, and a rolled loop turns
+// every (*acc)[c4] into a dynamically indexed private access, a loop over the 8 lanes each.
+// Measured on lavapipe at N = 785: the rolled rows_axpy4 cost ~30% of the backward's CPU time.
+
+// One vec4 of columns of (a_r · x_t)_r into four partial sums s (see rows_dot).
+fn dot_at(c4: u32, t: u32, a: ptr<function, Rows4x4>, x: ptr<function, Row4>, s: ptr<function, mat4x4<f32>>) {
+  let xt = subgroupShuffle((*x)[c4], t);
+  let am = (*a)[c4];
+  (*s)[0] = fma(am[0], vec4<f32>(xt.x), (*s)[0]);
+  (*s)[1] = fma(am[1], vec4<f32>(xt.y), (*s)[1]);
+  (*s)[2] = fma(am[2], vec4<f32>(xt.z), (*s)[2]);
+  (*s)[3] = fma(am[3], vec4<f32>(xt.w), (*s)[3]);
+}
+
 // (a_r · x_t)_r: the lane's four rows against row x of lane t (vec4 over r).
 // Four independent partial sums: one chain of Dh dependent adds would leave the out-of-order
 // core waiting on add latency (lavapipe splits fma into mul + add).
 fn rows_dot(t: u32, a: ptr<function, Rows4x4>, x: ptr<function, Row4>) -> vec4<f32> {
-  var s0 = vec4<f32>(0.0);
-  var s1 = vec4<f32>(0.0);
-  var s2 = vec4<f32>(0.0);
-  var s3 = vec4<f32>(0.0);
-  for (var c4 = 0u; c4 < DH / 4u; c4++) {
-    let xt = subgroupShuffle((*x)[c4], t);
-    let am = (*a)[c4];
-    s0 = fma(am[0], vec4<f32>(xt.x), s0);
-    s1 = fma(am[1], vec4<f32>(xt.y), s1);
-    s2 = fma(am[2], vec4<f32>(xt.z), s2);
-    s3 = fma(am[3], vec4<f32>(xt.w), s3);
-  }
-  return (s0 + s1) + (s2 + s3);
+  var s = mat4x4<f32>();
+  dot_at(0u, t, a, x, &s);
+  if (DH > 4u) { dot_at(1u, t, a, x, &s); }
+  if (DH > 8u) { dot_at(2u, t, a, x, &s); }
+  if (DH > 12u) { dot_at(3u, t, a, x, &s); }
+  if (DH > 16u) { dot_at(4u, t, a, x, &s); }
+  if (DH > 20u) { dot_at(5u, t, a, x, &s); }
+  if (DH > 24u) { dot_at(6u, t, a, x, &s); }
+  if (DH > 28u) { dot_at(7u, t, a, x, &s); }
+  if (DH > 32u) { dot_at(8u, t, a, x, &s); }
+  if (DH > 36u) { dot_at(9u, t, a, x, &s); }
+  if (DH > 40u) { dot_at(10u, t, a, x, &s); }
+  if (DH > 44u) { dot_at(11u, t, a, x, &s); }
+  if (DH > 48u) { dot_at(12u, t, a, x, &s); }
+  if (DH > 52u) { dot_at(13u, t, a, x, &s); }
+  if (DH > 56u) { dot_at(14u, t, a, x, &s); }
+  if (DH > 60u) { dot_at(15u, t, a, x, &s); }
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+// One vec4 of columns of rows_axpy4.
+fn axpy4_at(c4: u32, t: u32, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>, x: ptr<function, Row4>, acc: ptr<function, Rows4x4>) {
+  let x0 = subgroupShuffle((*x)[c4], t);
+  let x1 = subgroupShuffle((*x)[c4], t + 1u);
+  let x2 = subgroupShuffle((*x)[c4], t + 2u);
+  let x3 = subgroupShuffle((*x)[c4], t + 3u);
+  var a = (*acc)[c4];
+  a[0] = fma(w0, vec4<f32>(x0.x), fma(w1, vec4<f32>(x1.x), fma(w2, vec4<f32>(x2.x), fma(w3, vec4<f32>(x3.x), a[0]))));
+  a[1] = fma(w0, vec4<f32>(x0.y), fma(w1, vec4<f32>(x1.y), fma(w2, vec4<f32>(x2.y), fma(w3, vec4<f32>(x3.y), a[1]))));
+  a[2] = fma(w0, vec4<f32>(x0.z), fma(w1, vec4<f32>(x1.z), fma(w2, vec4<f32>(x2.z), fma(w3, vec4<f32>(x3.z), a[2]))));
+  a[3] = fma(w0, vec4<f32>(x0.w), fma(w1, vec4<f32>(x1.w), fma(w2, vec4<f32>(x2.w), fma(w3, vec4<f32>(x3.w), a[3]))));
+  (*acc)[c4] = a;
 }
 
 // acc_r += Σ_{i<4} w_i[r] x_{t+i}: rank-4 update from rows x of lanes t..t+3 (one load, blend
 // and store of the accumulator per four rows).
 fn rows_axpy4(t: u32, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>, x: ptr<function, Row4>, acc: ptr<function, Rows4x4>) {
-  for (var c4 = 0u; c4 < DH / 4u; c4++) {
-    let x0 = subgroupShuffle((*x)[c4], t);
-    let x1 = subgroupShuffle((*x)[c4], t + 1u);
-    let x2 = subgroupShuffle((*x)[c4], t + 2u);
-    let x3 = subgroupShuffle((*x)[c4], t + 3u);
-    var a = (*acc)[c4];
-    a[0] = fma(w0, vec4<f32>(x0.x), fma(w1, vec4<f32>(x1.x), fma(w2, vec4<f32>(x2.x), fma(w3, vec4<f32>(x3.x), a[0]))));
-    a[1] = fma(w0, vec4<f32>(x0.y), fma(w1, vec4<f32>(x1.y), fma(w2, vec4<f32>(x2.y), fma(w3, vec4<f32>(x3.y), a[1]))));
-    a[2] = fma(w0, vec4<f32>(x0.z), fma(w1, vec4<f32>(x1.z), fma(w2, vec4<f32>(x2.z), fma(w3, vec4<f32>(x3.z), a[2]))));
-    a[3] = fma(w0, vec4<f32>(x0.w), fma(w1, vec4<f32>(x1.w), fma(w2, vec4<f32>(x2.w), fma(w3, vec4<f32>(x3.w), a[3]))));
-    (*acc)[c4] = a;
-  }
+  axpy4_at(0u, t, w0, w1, w2, w3, x, acc);
+  if (DH > 4u) { axpy4_at(1u, t, w0, w1, w2, w3, x, acc); }
+  if (DH > 8u) { axpy4_at(2u, t, w0, w1, w2, w3, x, acc); }
+  if (DH > 12u) { axpy4_at(3u, t, w0, w1, w2, w3, x, acc); }
+  if (DH > 16u) { axpy4_at(4u, t, w0, w1, w2, w3, x, acc); }
+  if (DH > 20u) { axpy4_at(5u, t, w0, w1, w2, w3, x, acc); }
+  if (DH > 24u) { axpy4_at(6u, t, w0, w1, w2, w3, x, acc); }
+  if (DH > 28u) { axpy4_at(7u, t, w0, w1, w2, w3, x, acc); }
+  if (DH > 32u) { axpy4_at(8u, t, w0, w1, w2, w3, x, acc); }
+  if (DH > 36u) { axpy4_at(9u, t, w0, w1, w2, w3, x, acc); }
+  if (DH > 40u) { axpy4_at(10u, t, w0, w1, w2, w3, x, acc); }
+  if (DH > 44u) { axpy4_at(11u, t, w0, w1, w2, w3, x, acc); }
+  if (DH > 48u) { axpy4_at(12u, t, w0, w1, w2, w3, x, acc); }
+  if (DH > 52u) { axpy4_at(13u, t, w0, w1, w2, w3, x, acc); }
+  if (DH > 56u) { axpy4_at(14u, t, w0, w1, w2, w3, x, acc); }
+  if (DH > 60u) { axpy4_at(15u, t, w0, w1, w2, w3, x, acc); }
 }
 
 fn rows_scale(acc: ptr<function, Rows4x4>, f: vec4<f32>) {
@@ -672,6 +733,90 @@ fn attention_forward_v4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup
   }
 }
 
+// Forward v5: v4 with eight owned query rows per lane (two Rows4x4 blocks, A: i0 + r·SG and
+// B: i0 + (4 + r)·SG): each K/V row loaded per block (a loop over the lanes, the costly part on
+// lavapipe) now feeds twice the products, and each shuffled key column four more rows.
+fn fwd_rows(t: u32, j0: u32, qt: ptr<function, Rows4x4>, acc: ptr<function, Rows4x4>, kk: ptr<function, Row4>, vv: ptr<function, Row4>, m: ptr<function, vec4<f32>>, l: ptr<function, vec4<f32>>) {
+  // Keys past the end score -BIG, so exp gives 0.
+  let s0 = select(vec4<f32>(-BIG), rows_dot(t, qt, kk), j0 + t < p.n);
+  let s1 = select(vec4<f32>(-BIG), rows_dot(t + 1u, qt, kk), j0 + t + 1u < p.n);
+  let s2 = select(vec4<f32>(-BIG), rows_dot(t + 2u, qt, kk), j0 + t + 2u < p.n);
+  let s3 = select(vec4<f32>(-BIG), rows_dot(t + 3u, qt, kk), j0 + t + 3u < p.n);
+  let mb = max(max(s0, s1), max(s2, s3));
+  if (any(mb > *m + LAZY)) {
+    let mn = max(*m, mb);
+    let corr = exp(*m - mn); // 0 on the first block (m = -BIG)
+    *l *= corr;
+    rows_scale(acc, corr);
+    *m = mn;
+  }
+  let p0 = exp(s0 - *m);
+  let p1 = exp(s1 - *m);
+  let p2 = exp(s2 - *m);
+  let p3 = exp(s3 - *m);
+  *l += (p0 + p1) + (p2 + p3);
+  rows_axpy4(t, p0, p1, p2, p3, vv, acc);
+}
+
+// O and L of the four rows i0 + r·SG held in acc.
+fn fwd_store(bh: u32, i0: u32, acc: ptr<function, Rows4x4>, m: vec4<f32>, l: vec4<f32>) {
+  let inv = 1.0 / l;
+  let lse_r = m + log(l);
+  for (var r = 0u; r < 4u; r++) {
+    let i = i0 + r * SG;
+    if (i < p.n) {
+      let ob = row(p.o, bh, i);
+      for (var c4 = 0u; c4 < p.d4; c4++) {
+        let a = rows_col(acc, c4, r) * inv[r];
+        o[ob + 4u * c4] = a.x;
+        o[ob + 4u * c4 + 1u] = a.y;
+        o[ob + 4u * c4 + 2u] = a.z;
+        o[ob + 4u * c4 + 3u] = a.w;
+      }
+      lse[p.lse_off + bh * p.n + i] = lse_r[r];
+    }
+  }
+}
+
+@compute @workgroup_size(SG)
+fn attention_forward_v5(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let bh = wid.y;
+  let last = p.n - 1u;
+  let ia = wid.x * SG * 8u + lane;  // rows ia + r·SG (block A), ib + r·SG (block B)
+  let ib = ia + 4u * SG;
+  var qa: Rows4x4;   // s · q
+  var qb: Rows4x4;
+  var aa: Rows4x4;   // Σ_j exp(S_rj - m_r) v_j
+  var ab: Rows4x4;
+  load_q_rows(bh, ia, p.scale, &qa);
+  load_q_rows(bh, ib, p.scale, &qb);
+  for (var c4 = 0u; c4 < p.d4; c4++) {
+    aa[c4] = mat4x4<f32>();
+    ab[c4] = mat4x4<f32>();
+  }
+  var ma = vec4<f32>(-BIG);
+  var mb = vec4<f32>(-BIG);
+  var la = vec4<f32>(0.0);
+  var lb = vec4<f32>(0.0);
+  let kb = row4(p.k, bh, 0u);
+  let vb = row4(p.v, bh, 0u);
+  var kk: Row4;  // key j0 + lane
+  var vv: Row4;
+  for (var j0 = 0u; j0 < p.n; j0 += SG) {
+    let jl = min(j0 + lane, last);
+    for (var c4 = 0u; c4 < p.d4; c4++) {
+      kk[c4] = k4[kb + jl * (p.k.w / 4u) + c4];
+      vv[c4] = v4[vb + jl * (p.v.w / 4u) + c4];
+    }
+    for (var t = 0u; t < SG; t += 4u) {
+      fwd_rows(t, j0, &qa, &aa, &kk, &vv, &ma, &la);
+      fwd_rows(t, j0, &qb, &ab, &kk, &vv, &mb, &lb);
+    }
+  }
+  fwd_store(bh, ia, &aa, ma, la);
+  fwd_store(bh, ib, &ab, mb, lb);
+}
+
 // dK/dV: the lane owns key rows j0 + r·SG; blocks of SG queries stream through (lane t loads
 // q, dO, L and D of query i0 + t).
 @compute @workgroup_size(SG)
@@ -777,5 +922,281 @@ fn attention_bwd_dq_v3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_
         gq[ob + 4u * c4 + 3u] = a.w;
       }
     }
+  }
+}
+
+// ---- one-pass backward (v4) ----
+// The dK/dV pass already holds dS of each (query block, key block) tile; v4 also turns it into
+// the dQ contribution dS·K of that tile, so S, P and dP are computed once: 5 products instead
+// of v3's 7 (two passes). Each workgroup takes every ks-th key block of its head (outer) and
+// walks every query block (inner); it adds each tile's dQ rows into its own slice of a dense
+// accumulator dqs (B, H, ks·N8, Dh), in a fixed order and each element always by the same lane:
+// deterministic, no atomics, and ks partial slices rather than N / 32.
+// attention_bwd_dq_copy then sums the slices into the dQ view (its own dispatch: in the packed
+// layout dQ shares a buffer with dK and dV, and WebGPU forbids overlapping writable bindings).
+// Parallelism is ks·B·H workgroups (lavapipe has one thread per core). Needs SG = 8 (the
+// reduction below is three xor steps) and Dh % 8 == 0.
+@group(0) @binding(16) var<storage, read_write> dqs: array<vec4<f32>>;
+
+// Lane's share of dQ for queries t..t+3, reduce-scattered over the 8 lanes and added to dqs.
+// Lane u holds d_q = dS(its keys r, query t + q) (vec4 over r) and kt (s·k, transposed), so its
+// share of dQ_{t+q} is d_q · kt[c4] (a vec4 over 4 columns). Three xor steps sum the 8 lanes'
+// shares while halving what each keeps: xor 4 splits the columns (lane bit 2: column blocks
+// 0..7 or 8..15), xor 2 and xor 1 the queries (bits 1, 0); lane L ends with query t + (L & 3),
+// column blocks (Dh / 8)(L >> 2) + c (so Dh % 8 == 0). One column block at a time (dq_at), in
+// registers (no private arrays: a dynamically indexed one costs a loop over the lanes). Always
+// the same lane per element, so the read-modify-write needs no barrier. dqs is laid out for these lanes, not as rows:
+// per head, query group g of 4, column block c: 8 vec4s, one per lane (dqs_tile), so the 8
+// lanes touch 128 contiguous bytes (measured cheaper than 8 scattered rows on lavapipe). Its
+// rows are rounded up to a multiple of 8: tail queries (dS = 0) write zeros there, unmasked.
+// First vec4 of query group it / 4 of head bh, key split `split`, in dqs; lane L's column
+// block c at + 8 c + L.
+fn dqs_tile(bh: u32, split: u32, it: u32) -> u32 {
+  let n8 = (p.n + 7u) / 8u * 8u;  // rows per slice
+  return row4(p.dqs, bh, split * n8) + (it / 4u) * DH;
+}
+
+// Column block c of dq_tile (hi, s1, s0: the lane's bits 2, 1, 0).
+fn dq_at(c: u32, base: u32, first: bool, hi: bool, s1: bool, s0: bool, kt: ptr<function, Rows4x4>, d0: vec4<f32>, d1: vec4<f32>, d2: vec4<f32>, d3: vec4<f32>) {
+  let klo = (*kt)[c];
+  let khi = (*kt)[c + DH / 8u];
+  // xor 4: keep this lane's column half of each query, add the partner's.
+  let a0 = select(d0 * klo, d0 * khi, hi) + subgroupShuffleXor(select(d0 * khi, d0 * klo, hi), 4u);
+  let a1 = select(d1 * klo, d1 * khi, hi) + subgroupShuffleXor(select(d1 * khi, d1 * klo, hi), 4u);
+  let a2 = select(d2 * klo, d2 * khi, hi) + subgroupShuffleXor(select(d2 * khi, d2 * klo, hi), 4u);
+  let a3 = select(d3 * klo, d3 * khi, hi) + subgroupShuffleXor(select(d3 * khi, d3 * klo, hi), 4u);
+  // xor 2: queries 0, 1 or 2, 3.
+  let b0 = select(a0, a2, s1) + subgroupShuffleXor(select(a2, a0, s1), 2u);
+  let b1 = select(a1, a3, s1) + subgroupShuffleXor(select(a3, a1, s1), 2u);
+  // xor 1: the lane's query.
+  let r = select(b0, b1, s0) + subgroupShuffleXor(select(b1, b0, s0), 1u);
+  let old = dqs[base + 8u * c];
+  dqs[base + 8u * c] = select(old, vec4<f32>(0.0), first) + r; // select: stale data never enters the sum
+}
+
+fn dq_tile(bh: u32, split: u32, it: u32, lane: u32, first: bool, kt: ptr<function, Rows4x4>, d0: vec4<f32>, d1: vec4<f32>, d2: vec4<f32>, d3: vec4<f32>) {
+  let hi = (lane & 4u) != 0u;
+  let s1 = (lane & 2u) != 0u;
+  let s0 = (lane & 1u) != 0u;
+  let base = dqs_tile(bh, split, it) + lane;
+  dq_at(0u, base, first, hi, s1, s0, kt, d0, d1, d2, d3);
+  if (DH > 8u) { dq_at(1u, base, first, hi, s1, s0, kt, d0, d1, d2, d3); }
+  if (DH > 16u) { dq_at(2u, base, first, hi, s1, s0, kt, d0, d1, d2, d3); }
+  if (DH > 24u) { dq_at(3u, base, first, hi, s1, s0, kt, d0, d1, d2, d3); }
+  if (DH > 32u) { dq_at(4u, base, first, hi, s1, s0, kt, d0, d1, d2, d3); }
+  if (DH > 40u) { dq_at(5u, base, first, hi, s1, s0, kt, d0, d1, d2, d3); }
+  if (DH > 48u) { dq_at(6u, base, first, hi, s1, s0, kt, d0, d1, d2, d3); }
+  if (DH > 56u) { dq_at(7u, base, first, hi, s1, s0, kt, d0, d1, d2, d3); }
+}
+
+@compute @workgroup_size(SG)
+fn attention_bwd_v4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let bh = wid.y;
+  let last = p.n - 1u;
+  let qb = row4(p.q, bh, 0u);
+  let gb = row4(p.go, bh, 0u);
+  var kt: Rows4x4;  // s · k
+  var vt: Rows4x4;
+  var gk: Rows4x4;  // Σ_i dS_ij q_i
+  var gv: Rows4x4;  // Σ_i P_ij dO_i
+  var qq: Row4;     // query i0 + lane
+  var gg: Row4;
+  // Key split wid.x takes key blocks wid.x, wid.x + ks, ... (the launcher keeps ks <= blocks).
+  for (var jb = wid.x * 4u * SG; jb < p.n; jb += 4u * SG * p.ks) {
+    let j0 = jb + lane;
+    load_k_rows(bh, j0, p.scale, &kt);
+    load_v_rows(bh, j0, &vt);
+    for (var c4 = 0u; c4 < p.d4; c4++) {
+      gk[c4] = mat4x4<f32>();
+      gv[c4] = mat4x4<f32>();
+    }
+    // Keys past the end (clamped copies of key N - 1) must not feed dQ.
+    let kl = vec4<bool>(j0 < p.n, j0 + SG < p.n, j0 + 2u * SG < p.n, j0 + 3u * SG < p.n);
+    let first = jb == wid.x * 4u * SG;
+    for (var i0 = 0u; i0 < p.n; i0 += SG) {
+      let il = min(i0 + lane, last);
+      for (var c4 = 0u; c4 < p.d4; c4++) {
+        qq[c4] = q4[qb + il * (p.q.w / 4u) + c4];
+        gg[c4] = go4[gb + il * (p.go.w / 4u) + c4];
+      }
+      // Queries past the end get L = +BIG: P = exp(S - L) = 0.
+      let li = select(BIG, lse_at(bh, il), i0 + lane < p.n);
+      let di = dd_at(bh, il);
+      for (var t = 0u; t < SG; t += 4u) {
+        let p0 = exp(rows_dot(t, &kt, &qq) - subgroupShuffle(li, t));
+        let p1 = exp(rows_dot(t + 1u, &kt, &qq) - subgroupShuffle(li, t + 1u));
+        let p2 = exp(rows_dot(t + 2u, &kt, &qq) - subgroupShuffle(li, t + 2u));
+        let p3 = exp(rows_dot(t + 3u, &kt, &qq) - subgroupShuffle(li, t + 3u));
+        let d0 = select(vec4<f32>(0.0), p0 * (rows_dot(t, &vt, &gg) - subgroupShuffle(di, t)), kl);
+        let d1 = select(vec4<f32>(0.0), p1 * (rows_dot(t + 1u, &vt, &gg) - subgroupShuffle(di, t + 1u)), kl);
+        let d2 = select(vec4<f32>(0.0), p2 * (rows_dot(t + 2u, &vt, &gg) - subgroupShuffle(di, t + 2u)), kl);
+        let d3 = select(vec4<f32>(0.0), p3 * (rows_dot(t + 3u, &vt, &gg) - subgroupShuffle(di, t + 3u)), kl);
+        rows_axpy4(t, p0, p1, p2, p3, &gg, &gv);
+        rows_axpy4(t, d0, d1, d2, d3, &qq, &gk);
+        dq_tile(bh, wid.x, i0 + t, lane, first, &kt, d0, d1, d2, d3);
+      }
+    }
+    for (var r = 0u; r < 4u; r++) {
+      let j = j0 + r * SG;
+      if (j < p.n) {
+        let ok = row(p.gk, bh, j);
+        let ov = row(p.gv, bh, j);
+        for (var c4 = 0u; c4 < p.d4; c4++) {
+          let a = rows_col(&gk, c4, r) * p.scale;
+          let b = rows_col(&gv, c4, r);
+          store_dkdv(ok, ov, 4u * c4, a.x, b.x);
+          store_dkdv(ok, ov, 4u * c4 + 1u, a.y, b.y);
+          store_dkdv(ok, ov, 4u * c4 + 2u, a.z, b.z);
+          store_dkdv(ok, ov, 4u * c4 + 3u, a.w, b.w);
+        }
+      }
+    }
+  }
+}
+
+// Backward v5: v4 with eight owned key rows per lane (two blocks of four, A: j0 + r·SG and
+// B: j0 + (4 + r)·SG), so each query block's loads (q, dO: loops over the lanes) and its dQ
+// reduction and read-modify-write serve twice the keys.
+
+// P and dS of the lane's four keys (kt = s·k, vt) against queries t..t+3 (qq, gg: lane t's q,
+// dO; li, di: its L, D), accumulated into gv += P^T dO and gk += dS^T q; returns dS with keys
+// past the end (kl false) zeroed, as columns per query, for dQ.
+fn bwd_rows(t: u32, kt: ptr<function, Rows4x4>, vt: ptr<function, Rows4x4>, gk: ptr<function, Rows4x4>, gv: ptr<function, Rows4x4>, qq: ptr<function, Row4>, gg: ptr<function, Row4>, li: f32, di: f32, kl: vec4<bool>) -> mat4x4<f32> {
+  let p0 = exp(rows_dot(t, kt, qq) - subgroupShuffle(li, t));
+  let p1 = exp(rows_dot(t + 1u, kt, qq) - subgroupShuffle(li, t + 1u));
+  let p2 = exp(rows_dot(t + 2u, kt, qq) - subgroupShuffle(li, t + 2u));
+  let p3 = exp(rows_dot(t + 3u, kt, qq) - subgroupShuffle(li, t + 3u));
+  let d0 = select(vec4<f32>(0.0), p0 * (rows_dot(t, vt, gg) - subgroupShuffle(di, t)), kl);
+  let d1 = select(vec4<f32>(0.0), p1 * (rows_dot(t + 1u, vt, gg) - subgroupShuffle(di, t + 1u)), kl);
+  let d2 = select(vec4<f32>(0.0), p2 * (rows_dot(t + 2u, vt, gg) - subgroupShuffle(di, t + 2u)), kl);
+  let d3 = select(vec4<f32>(0.0), p3 * (rows_dot(t + 3u, vt, gg) - subgroupShuffle(di, t + 3u)), kl);
+  rows_axpy4(t, p0, p1, p2, p3, gg, gv);
+  rows_axpy4(t, d0, d1, d2, d3, qq, gk);
+  return mat4x4<f32>(d0, d1, d2, d3);
+}
+
+// dq_at for two key blocks: the lane's share is da_q · ka[c] + db_q · kb[c], reduced once.
+fn dq_at2(c: u32, base: u32, first: bool, hi: bool, s1: bool, s0: bool, ka: ptr<function, Rows4x4>, kb: ptr<function, Rows4x4>, da: mat4x4<f32>, db: mat4x4<f32>) {
+  let alo = (*ka)[c];
+  let ahi = (*ka)[c + DH / 8u];
+  let blo = (*kb)[c];
+  let bhi = (*kb)[c + DH / 8u];
+  var a: array<vec4<f32>, 4>;  // constant indices only (unrolled)
+  for (var u = 0u; u < 4u; u++) {
+    let lo = da[u] * alo + db[u] * blo;
+    let up = da[u] * ahi + db[u] * bhi;
+    a[u] = select(lo, up, hi) + subgroupShuffleXor(select(up, lo, hi), 4u);
+  }
+  let b0 = select(a[0], a[2], s1) + subgroupShuffleXor(select(a[2], a[0], s1), 2u);
+  let b1 = select(a[1], a[3], s1) + subgroupShuffleXor(select(a[3], a[1], s1), 2u);
+  let r = select(b0, b1, s0) + subgroupShuffleXor(select(b1, b0, s0), 1u);
+  let old = dqs[base + 8u * c];
+  dqs[base + 8u * c] = select(old, vec4<f32>(0.0), first) + r;
+}
+
+fn dq_tile2(bh: u32, split: u32, it: u32, lane: u32, first: bool, ka: ptr<function, Rows4x4>, kb: ptr<function, Rows4x4>, da: mat4x4<f32>, db: mat4x4<f32>) {
+  let hi = (lane & 4u) != 0u;
+  let s1 = (lane & 2u) != 0u;
+  let s0 = (lane & 1u) != 0u;
+  let base = dqs_tile(bh, split, it) + lane;
+  dq_at2(0u, base, first, hi, s1, s0, ka, kb, da, db);
+  if (DH > 8u) { dq_at2(1u, base, first, hi, s1, s0, ka, kb, da, db); }
+  if (DH > 16u) { dq_at2(2u, base, first, hi, s1, s0, ka, kb, da, db); }
+  if (DH > 24u) { dq_at2(3u, base, first, hi, s1, s0, ka, kb, da, db); }
+  if (DH > 32u) { dq_at2(4u, base, first, hi, s1, s0, ka, kb, da, db); }
+  if (DH > 40u) { dq_at2(5u, base, first, hi, s1, s0, ka, kb, da, db); }
+  if (DH > 48u) { dq_at2(6u, base, first, hi, s1, s0, ka, kb, da, db); }
+  if (DH > 56u) { dq_at2(7u, base, first, hi, s1, s0, ka, kb, da, db); }
+}
+
+// dK, dV of the lane's four keys j0 + r·SG.
+fn store_kv_rows(bh: u32, j0: u32, gk: ptr<function, Rows4x4>, gv: ptr<function, Rows4x4>) {
+  for (var r = 0u; r < 4u; r++) {
+    let j = j0 + r * SG;
+    if (j < p.n) {
+      let ok = row(p.gk, bh, j);
+      let ov = row(p.gv, bh, j);
+      for (var c4 = 0u; c4 < p.d4; c4++) {
+        let a = rows_col(gk, c4, r) * p.scale;
+        let b = rows_col(gv, c4, r);
+        store_dkdv(ok, ov, 4u * c4, a.x, b.x);
+        store_dkdv(ok, ov, 4u * c4 + 1u, a.y, b.y);
+        store_dkdv(ok, ov, 4u * c4 + 2u, a.z, b.z);
+        store_dkdv(ok, ov, 4u * c4 + 3u, a.w, b.w);
+      }
+    }
+  }
+}
+
+fn key_live(j0: u32) -> vec4<bool> { return vec4<bool>(j0 < p.n, j0 + SG < p.n, j0 + 2u * SG < p.n, j0 + 3u * SG < p.n); }
+
+@compute @workgroup_size(SG)
+fn attention_bwd_v5(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let bh = wid.y;
+  let last = p.n - 1u;
+  let qb = row4(p.q, bh, 0u);
+  let gb = row4(p.go, bh, 0u);
+  var ka: Rows4x4;  // s · k, block A
+  var va: Rows4x4;
+  var gka: Rows4x4; // Σ_i dS_ij q_i
+  var gva: Rows4x4; // Σ_i P_ij dO_i
+  var kb: Rows4x4;  // block B
+  var vb: Rows4x4;
+  var gkb: Rows4x4;
+  var gvb: Rows4x4;
+  var qq: Row4;     // query i0 + lane
+  var gg: Row4;
+  for (var jb = wid.x * 8u * SG; jb < p.n; jb += 8u * SG * p.ks) {
+    let ja = jb + lane;
+    let jbb = ja + 4u * SG;
+    load_k_rows(bh, ja, p.scale, &ka);
+    load_v_rows(bh, ja, &va);
+    load_k_rows(bh, jbb, p.scale, &kb);
+    load_v_rows(bh, jbb, &vb);
+    for (var c4 = 0u; c4 < p.d4; c4++) {
+      gka[c4] = mat4x4<f32>();
+      gva[c4] = mat4x4<f32>();
+      gkb[c4] = mat4x4<f32>();
+      gvb[c4] = mat4x4<f32>();
+    }
+    let kla = key_live(ja);
+    let klb = key_live(jbb);
+    let first = jb == wid.x * 8u * SG;
+    for (var i0 = 0u; i0 < p.n; i0 += SG) {
+      let il = min(i0 + lane, last);
+      for (var c4 = 0u; c4 < p.d4; c4++) {
+        qq[c4] = q4[qb + il * (p.q.w / 4u) + c4];
+        gg[c4] = go4[gb + il * (p.go.w / 4u) + c4];
+      }
+      // Queries past the end get L = +BIG: P = exp(S - L) = 0.
+      let li = select(BIG, lse_at(bh, il), i0 + lane < p.n);
+      let di = dd_at(bh, il);
+      for (var t = 0u; t < SG; t += 4u) {
+        let da = bwd_rows(t, &ka, &va, &gka, &gva, &qq, &gg, li, di, kla);
+        let db = bwd_rows(t, &kb, &vb, &gkb, &gvb, &qq, &gg, li, di, klb);
+        dq_tile2(bh, wid.x, i0 + t, lane, first, &ka, &kb, da, db);
+      }
+    }
+    store_kv_rows(bh, ja, &gka, &gva);
+    store_kv_rows(bh, jbb, &gkb, &gvb);
+  }
+}
+
+// dQ view <- Σ over the key splits of dqs, one invocation per row.
+@compute @workgroup_size(WG)
+fn attention_bwd_dq_copy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = wid.x * WG + lid;
+  let bh = wid.y;
+  if (i >= p.n) { return; }
+  let dst = row(p.gq, bh, i);
+  for (var c4 = 0u; c4 < p.d4; c4++) {
+    let half = c4 / (DH / 8u);
+    let at = 8u * (c4 - half * (DH / 8u)) + 4u * half + (i & 3u);
+    var x = dqs[dqs_tile(bh, 0u, i) + at];
+    for (var sp = 1u; sp < p.ks; sp++) { x += dqs[dqs_tile(bh, sp, i) + at]; } // fixed order
+    gq[dst + 4u * c4] = x.x;
+    gq[dst + 4u * c4 + 1u] = x.y;
+    gq[dst + 4u * c4 + 2u] = x.z;
+    gq[dst + 4u * c4 + 3u] = x.w;
   }
 }

@@ -1,7 +1,9 @@
 // Fused attention (shaders/attention.wgsl) vs the float64 reference (test/reference/attention.ts).
 // The reference backward is checked by finite differences first; then every kernel version,
-// odd N (1, 3, 17, 100) and the ViT N (65, 145, 785), Dh in {8, 16, 64}, the packed qkv
-// layout, chunked launches, attention maps, and the autograd ops.
+// odd N (1, 3, 17, 100; the subgroup versions also 67, 145, 161: several row and key blocks
+// with tails) and the ViT N (65, 145, 785), Dh in {8, 16, 64}, the packed qkv layout, chunked
+// launches (the one-pass backward's dQ accumulator included), attention maps, and the
+// autograd ops.
 import { describe, it, beforeAll, afterAll, expect } from 'vitest';
 import { getRuntime } from '../src/kernels/current.js';
 import { gpu } from './helpers/gpu.js';
@@ -98,25 +100,61 @@ describe('fused attention vs float64 reference (dense (B, H, N, Dh))', () => {
   const refusesSubgroups = (subgroupVersion: boolean) => subgroupVersion && attentionSubgroupSize(getRuntime()) === null;
   for (const fwd of FORWARD_VERSIONS) {
     it(`forward v${fwd}, odd N`, async () => {
-      if (refusesSubgroups(fwd === 4)) {
+      if (refusesSubgroups(fwd >= 4)) {
         await expect(checkDense(oddN[1], { fwd }, 100, false)).rejects.toThrow(/subgroups of a fixed size/);
         return;
       }
       for (const [i, c] of oddN.entries()) await checkDense(c, { fwd }, 100 + i, false);
       // Blocks and tiles off the defaults, and a scale off Dh^-0.5.
       if (fwd === 2 || fwd === 3) await checkDense({ B: 1, H: 1, N: 33, d: 64 }, { fwd, wg: 16, kb: 4, tk: 8, scale: 0.9 }, 7, false);
+      // The subgroup versions: several row blocks with a tail, several heads, Dh = 16.
+      if (fwd >= 4) {
+        await checkDense({ B: 1, H: 3, N: 145, d: 64 }, { fwd, scale: 0.3 }, 13, false);
+        await checkDense({ B: 2, H: 1, N: 161, d: 16 }, { fwd }, 14, false);
+      }
     });
   }
   for (const ver of BACKWARD_VERSIONS) {
     it(`backward v${ver} (dK/dV and dQ), odd N`, async () => {
-      if (refusesSubgroups(ver === 3)) {
+      if (refusesSubgroups(ver >= 3)) {
         await expect(checkDense(oddN[1], { fwd: 1, dkdv: ver, dq: ver }, 200, true)).rejects.toThrow(/subgroups of a fixed size/);
         return;
       }
       for (const [i, c] of oddN.entries()) await checkDense(c, { fwd: 1, dkdv: ver, dq: ver }, 200 + i, true);
       if (ver === 2) await checkDense({ B: 1, H: 1, N: 33, d: 64 }, { fwd: 1, dkdv: ver, dq: ver, wg: 16, kb: 3, scale: 0.9 }, 8, true);
+      // The subgroup versions: several key blocks of 32 with a tail (v4 sums dQ over them),
+      // several heads, a scale off Dh^-0.5.
+      if (ver >= 3) {
+        await checkDense({ B: 1, H: 3, N: 67, d: 64 }, { fwd: 4, dkdv: ver, dq: ver, scale: 0.3 }, 9, true);
+        await checkDense({ B: 2, H: 1, N: 161, d: 64 }, { fwd: 4, dkdv: ver, dq: ver }, 10, true);
+      }
     });
   }
+  it('backward v4, v5: only dQ, or only dK and dV, asked for', async () => {
+    if (attentionSubgroupSize(getRuntime()) !== 8) return; // v4, v5 need subgroups of 8 (refusal tested below)
+    const c = { B: 1, H: 2, N: 45, d: 64 };
+    const shape = [c.B, c.H, c.N, c.d];
+    const scale = 1 / 8;
+    const [qa, ka, va, ga] = inputs(c, 11);
+    const [q, k, v, g] = [qa, ka, va, ga].map((a) => Tensor.fromArray(a, shape));
+    const want = attentionBackwardRef(qa, ka, va, ga, c.B * c.H, c.N, c.d, scale);
+    const { o, lse } = attentionForward(q, k, v);
+    for (const ver of [4, 5] as const) {
+    const opts = { dkdv: ver, dq: ver };
+    const onlyQ = attentionBackward(q, k, v, o, lse, g, opts, { q: true, kv: false });
+    expect(onlyQ.dk).toBeNull();
+    expectClose(await onlyQ.dq!.toArray(), want.dq, { rel: REL, what: `dQ alone (v${ver})` });
+    const onlyKV = attentionBackward(q, k, v, o, lse, g, opts, { q: false, kv: true });
+    expect(onlyKV.dq).toBeNull();
+    expectClose(await onlyKV.dk!.toArray(), want.dk, { rel: REL, what: `dK without dQ (v${ver})` });
+    expectClose(await onlyKV.dv!.toArray(), want.dv, { rel: REL, what: `dV without dQ (v${ver})` });
+    for (const t of [onlyQ.dq, onlyKV.dk, onlyKV.dv]) t!.dispose();
+    }
+    for (const t of [q, k, v, g, o, lse]) t.dispose();
+    // Key splits: one, and more than the key passes (capped at one split per pass).
+    for (const keySplits of [1, 3, 100]) await checkDense({ B: 1, H: 2, N: 161, d: 64 }, { dkdv: 5, dq: 5, keySplits }, 15, true);
+    await expect(checkDense({ B: 1, H: 1, N: 9, d: 64 }, { fwd: 4, dkdv: 4, dq: 3 }, 12, true)).rejects.toThrow(/must be the same version/);
+  });
   it('planned versions, Dh = 8 and 16, odd N', async () => {
     for (const [i, c] of [
       { B: 1, H: 1, N: 1, d: 8 }, { B: 1, H: 2, N: 3, d: 16 }, { B: 2, H: 1, N: 17, d: 8 }, { B: 1, H: 2, N: 100, d: 16 },
@@ -156,8 +194,8 @@ describe('packed qkv (B, N, 3·H·Dh) in, (B, N, H·Dh) out', () => {
   it('forward and backward, every version', async () => {
     await checkPacked({ B: 2, H: 3, N: 17, d: 16 }, {}, 400);
     for (const ver of BACKWARD_VERSIONS) {
-      if (ver === 3 && attentionSubgroupSize(getRuntime()) === null) continue; // covered by the refusal tests above
-      await checkPacked({ B: 1, H: 2, N: 10, d: 64 }, { fwd: ver === 3 ? 4 : ver, dkdv: ver, dq: ver }, 410 + ver);
+      if (ver >= 3 && attentionSubgroupSize(getRuntime()) === null) continue; // covered by the refusal tests above
+      await checkPacked({ B: 1, H: 2, N: 10, d: 64 }, { fwd: ver >= 3 ? 4 : ver, dkdv: ver, dq: ver }, 410 + ver);
     }
   });
 
@@ -167,6 +205,10 @@ describe('packed qkv (B, N, 3·H·Dh) in, (B, N, H·Dh) out', () => {
     await checkPacked({ B: 5, H: 2, N: 17, d: 8 }, { maxBindingBytes: 4096 }, 420);
     // Dh = 6: not a multiple of 4, so the fallback version takes the packed views.
     await checkPacked({ B: 3, H: 2, N: 9, d: 6 }, { maxBindingBytes: 2048 }, 421);
+    // The one-pass backward over chunks: its dQ accumulator is windowed like the views.
+    if (attentionSubgroupSize(getRuntime()) === 8) {
+      for (const ver of [4, 5] as const) await checkPacked({ B: 5, H: 2, N: 37, d: 16 }, { fwd: 5, dkdv: ver, dq: ver, maxBindingBytes: 16384 }, 422);
+    }
   });
 });
 
@@ -235,9 +277,10 @@ describe('attention.wgsl header', () => {
     const entries = [...reflectShader('attention', source).keys()].filter((e) => /_v\d+$/.test(e)).sort();
     const rows = [...source.matchAll(/^\/\/ \| (\w+_v\d+)\s+\|/gm)].map((m) => m[1]).sort();
     expect(rows).toEqual(entries);
+    // v4 and v5 are one pass (attention_bwd_vN); v1..v3 are a dK/dV pass and a dQ pass.
     expect(entries).toEqual([
       ...FORWARD_VERSIONS.map((v) => `attention_forward_v${v}`),
-      ...BACKWARD_VERSIONS.flatMap((v) => [`attention_bwd_dkdv_v${v}`, `attention_bwd_dq_v${v}`]),
+      ...BACKWARD_VERSIONS.flatMap((v) => (v >= 4 ? [`attention_bwd_v${v}`] : [`attention_bwd_dkdv_v${v}`, `attention_bwd_dq_v${v}`])),
     ].sort());
   });
 });

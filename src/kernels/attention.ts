@@ -10,20 +10,32 @@
 // while the packed qkv of 64 images at 224 px is 231 MB. Launches are split into chunks of
 // whole images whose bound windows fit; each window starts at an aligned byte offset and the
 // remainder travels in the operand's offset uniform. One chunk in the common case.
+//
+// The one-pass backward (v4, v5) sums dQ in a dense scratch accumulator (B, H, ks·⌈N / 8⌉·8,
+// Dh) laid out for its lanes, one slice per key split, then copies (sums) it into the dQ view:
+// with B·H >= 12 one slice, as large as dQ itself (78 MB at 64 images of 224 px, under the
+// 128 MiB binding limit), windowed per chunk like the views.
 import fullSource from '../../shaders/attention.wgsl';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
 import { contiguous } from '../autograd/view-ops.js';
 import { ceilDiv } from './grid.js';
 import type { Runtime, BufferRef } from './runtime.js';
 
-/** v1 query per thread; v2 + register blocks; v3 + workgroup-memory K/V tiles; v4 subgroup. */
-export type ForwardVersion = 1 | 2 | 3 | 4;
-/** v1 row per thread; v2 + register blocks; v3 subgroup. */
-export type BackwardVersion = 1 | 2 | 3;
-export const FORWARD_VERSIONS: readonly ForwardVersion[] = [1, 2, 3, 4];
-export const BACKWARD_VERSIONS: readonly BackwardVersion[] = [1, 2, 3];
+/** v1 query per thread; v2 + register blocks; v3 + workgroup-memory K/V tiles; v4 subgroup; v5 subgroup, 8 rows per lane. */
+export type ForwardVersion = 1 | 2 | 3 | 4 | 5;
+/** v1 row per thread; v2 + register blocks; v3 subgroup; v4 subgroup, one pass (dQ from the dK/dV pass); v5 v4 with 8 keys per lane. */
+export type BackwardVersion = 1 | 2 | 3 | 4 | 5;
+export const FORWARD_VERSIONS: readonly ForwardVersion[] = [1, 2, 3, 4, 5];
+export const BACKWARD_VERSIONS: readonly BackwardVersion[] = [1, 2, 3, 4, 5];
 /** Largest head dim: the kernels keep rows in private arrays of this constant size. */
 export const MAX_HEAD_DIM = 64;
+/**
+ * One-pass backward: split each head's keys until the launch has this many workgroups. Measured
+ * on lavapipe (2 threads, busy box) at B·H = 6, v5: N = 785 one to eight splits within noise
+ * (four slower, 86-135 vs 67-68 ms), N = 145 two splits 4-5 ms vs one 4.4-5.8; at B·H = 48 more
+ * splits only cost. So two splits at one image, none from two images up.
+ */
+const MIN_WORKGROUPS = 12;
 
 export interface AttentionPlan {
   fwd: ForwardVersion;
@@ -42,6 +54,8 @@ export interface AttentionOpts extends Partial<AttentionPlan> {
   scale?: number;
   /** Tests: a binding limit below the adapter's, to exercise chunked launches. */
   maxBindingBytes?: number;
+  /** Backward v4/v5: key splits per head (default: enough for MIN_WORKGROUPS, at most one per key pass). */
+  keySplits?: number;
 }
 
 // ---------------------------------------------------------------- versions per device
@@ -70,7 +84,7 @@ function sourceFor(rt: Runtime): string {
   return s;
 }
 
-const isSubgroup = (pass: 'fwd' | 'bwd', v: number) => (pass === 'fwd' ? v === 4 : v === 3);
+const isSubgroup = (pass: 'fwd' | 'bwd', v: number) => (pass === 'fwd' ? v >= 4 : v >= 3);
 
 /** Why the subgroup versions cannot run these operands, or null when they can. */
 export function subgroupIneligible(rt: Runtime, d: number, views: Tensor[]): string | null {
@@ -90,10 +104,18 @@ export function subgroupIneligible(rt: Runtime, d: number, views: Tensor[]): str
  * completely and one pipeline takes 10-15 s to compile.
  */
 export function planAttention(rt: Runtime, n: number, d: number, views: Tensor[] = []): AttentionPlan {
-  void n;
   const base = { wg: 64, kb: 8, tk: 32 };
   if (rt.adapter.family === 'gpu') return { fwd: 3, dkdv: 1, dq: 1, ...base };
-  if (subgroupIneligible(rt, d, views) === null) return { fwd: 4, dkdv: 3, dq: 3, ...base };
+  if (subgroupIneligible(rt, d, views) === null) {
+    // Forward v5 (8 rows per lane) was as fast as v4 or faster at every bench shape (N 65, 145,
+    // 785; B·H 6, 48). The one-pass backward where its dQ reduction fits (subgroups of 8,
+    // Dh % 8 == 0) beat the two v3 passes at every shape; of its two, v5 (64 keys per pass)
+    // wins at N = 785 and ties at 145, while at small N its last pass of 64 keys is mostly
+    // padding: v5 from N > 256, v4 below.
+    if (attentionSubgroupSize(rt) !== 8 || d % 8 !== 0) return { fwd: 5, dkdv: 3, dq: 3, ...base };
+    const bwd = n > 256 ? 5 : 4;
+    return { fwd: 5, dkdv: bwd, dq: bwd, ...base };
+  }
   return { fwd: 1, dkdv: 1, dq: 1, ...base };
 }
 
@@ -172,8 +194,14 @@ const ZERO4 = [0, 0, 0, 0];
 
 interface Launch {
   entry: string;
-  /** A subgroup version: vec4 bindings (q4, k4, v4, go4), SG rows per workgroup, 4 per lane. */
+  /** A subgroup version: vec4 bindings (q4, k4, v4, go4), SG lanes per workgroup, 4 rows per lane. */
   sub: boolean;
+  /** Subgroup versions: rows per lane when not 4. */
+  rowsPerLane?: number;
+  /** Workgroups along x; default ⌈N / rows per workgroup⌉. */
+  gridX?: number;
+  /** Backward v4/v5: key splits (the ks uniform). */
+  ks?: number;
   /** Storage operands by binding name; (B, H, N, Dh) views except lse, dd, probs. */
   ops: Record<string, Operand>;
   B: number;
@@ -187,7 +215,7 @@ interface Launch {
 }
 
 /** Operands whose view travels as a vec4 uniform of the same name. */
-const VIEW_PARAMS = new Set(['q', 'k', 'v', 'o', 'go', 'gq']);
+const VIEW_PARAMS = new Set(['q', 'k', 'v', 'o', 'go', 'gq', 'dqs']);
 
 function launch(rt: Runtime, l: Launch): void {
   const { B, H, N, d, plan } = l;
@@ -197,8 +225,8 @@ function launch(rt: Runtime, l: Launch): void {
     const b1 = Math.min(B, b0 + bc);
     const buffers: Record<string, BufferRef> = {};
     const params: Record<string, number | number[]> = {
-      n: N, heads: H, scale: l.scale, lse_off: 0, dd_off: 0, d4: Math.floor(d / 4), kv_split: 0, _pad2: 0,
-      q: ZERO4, k: ZERO4, v: ZERO4, o: ZERO4, go: ZERO4, gq: ZERO4, gk: ZERO4, gv: ZERO4,
+      n: N, heads: H, scale: l.scale, lse_off: 0, dd_off: 0, d4: Math.floor(d / 4), kv_split: 0, ks: l.ks ?? 1,
+      q: ZERO4, k: ZERO4, v: ZERO4, o: ZERO4, go: ZERO4, gq: ZERO4, gk: ZERO4, gv: ZERO4, dqs: ZERO4,
     };
     for (const name of names) {
       const op = l.ops[name];
@@ -244,7 +272,7 @@ function launch(rt: Runtime, l: Launch): void {
         }
       }
       overrides.SG = attentionSubgroupSize(rt)!;
-      rowsPerGroup = 4 * overrides.SG;
+      rowsPerGroup = (l.rowsPerLane ?? 4) * overrides.SG;
     } else {
       Object.assign(overrides, { WG: plan.wg, KB: plan.kb, TK: plan.tk });
       rowsPerGroup = plan.wg;
@@ -253,7 +281,7 @@ function launch(rt: Runtime, l: Launch): void {
       kernel: { name: 'attention', source: sourceFor(rt), entry: l.entry, overrides },
       buffers,
       params,
-      workgroups: [ceilDiv(N, rowsPerGroup), (b1 - b0) * H],
+      workgroups: [l.gridX ?? ceilDiv(N, rowsPerGroup), (b1 - b0) * H],
       shapes: `${l.what} B ${B} H ${H} N ${N} Dh ${d} images ${b0}..${b1}`,
     });
     if (dummy) rt.free(dummy);
@@ -276,6 +304,12 @@ function resolve(
   if (isSubgroup('fwd', plan.fwd) || isSubgroup('bwd', plan.dkdv) || isSubgroup('bwd', plan.dq)) {
     const why = subgroupIneligible(rt, d, views);
     if (why) throw new Error(`${what}: the subgroup version ${why}`);
+  }
+  if ((plan.dkdv >= 4 || plan.dq >= 4) && plan.dkdv !== plan.dq) {
+    throw new Error(`${what}: backward v4/v5 compute dQ, dK and dV in one pass; dkdv and dq must be the same version (got ${plan.dkdv}/${plan.dq})`);
+  }
+  if (plan.dkdv >= 4 && (attentionSubgroupSize(rt) !== 8 || d % 8 !== 0)) {
+    throw new Error(`${what}: backward v${plan.dkdv} needs subgroups of 8 and Dh % 8 == 0 (its dQ reduction is three xor steps over column halves; Dh = ${d})`);
   }
   if (!(plan.kb >= 1 && plan.kb <= 16)) throw new Error(`${what}: register block ${plan.kb} not in 1..16`);
   if (plan.fwd === 3 && (plan.tk % plan.kb !== 0 || plan.tk * d * 8 > rt.limits.maxComputeWorkgroupStorageSize)) {
@@ -327,6 +361,7 @@ export function attentionForwardInto(q: Tensor, k: Tensor, v: Tensor, o: Tensor,
   launch(q.rt, {
     entry: `attention_forward_v${plan.fwd}`,
     sub: isSubgroup('fwd', plan.fwd),
+    rowsPerLane: plan.fwd === 5 ? 8 : 4,
     ops: {
       q: headView(q, what, 'q', shape), k: headView(k, what, 'k', shape), v: headView(v, what, 'v', shape),
       o: headView(o, what, 'o', shape), lse: denseRows(lse, what, 'lse', [B, H, N]),
@@ -390,6 +425,32 @@ export function attentionBackwardInto(
   const ddOp = denseRows(dd, what, 'D', [B, H, N]);
   const common = { B, H, N, d, scale, plan, maxBinding, what };
   launch(rt, { ...common, entry: 'attention_bwd_dot', sub: false, ops: { o: headView(o, what, 'o', shape), go: base.go, dd: ddOp } });
+  if (plan.dkdv >= 4) {
+    // One pass: dQ, dK and dV together (targets not asked for go to scratch), dQ summed in a
+    // dense accumulator and then copied into its view.
+    const temps: Tensor[] = [];
+    const target = (t: Tensor | null) => t ?? temps[temps.push(Tensor.empty(shape, rt)) - 1];
+    const dk = target(out.dk);
+    const dv = target(out.dv);
+    // Key splits: each head's key blocks are shared out over ks workgroups, so that a few heads
+    // still make enough workgroups to keep the driver's threads busy; each split sums into its
+    // own slice of the accumulator, the copy adds them (in a fixed order).
+    const keysPerPass = (plan.dkdv === 5 ? 8 : 4) * attentionSubgroupSize(rt)!;
+    const ks = Math.max(1, Math.min(ceilDiv(N, keysPerPass), opts.keySplits ?? ceilDiv(MIN_WORKGROUPS, B * H)));
+    // Laid out for the kernel's lanes (see dqs_tile), N rounded up to a multiple of 8, per split.
+    const accShape = [B, H, ks * ceilDiv(N, 8) * 8, d];
+    const dqs = Tensor.empty(accShape, rt);
+    temps.push(dqs);
+    const dqsOp = headView(dqs, what, 'dQ accumulator', accShape);
+    launch(rt, {
+      ...common, entry: `attention_bwd_v${plan.dkdv}`, sub: true, gridX: ks, ks,
+      ops: { ...base, dd: ddOp, gk: headView(dk, what, 'dK', shape), gv: headView(dv, what, 'dV', shape), dqs: dqsOp },
+    });
+    if (out.dq) launch(rt, { ...common, entry: 'attention_bwd_dq_copy', sub: false, ks, ops: { dqs: dqsOp, gq: headView(out.dq, what, 'dQ', shape) } });
+    for (const t of temps) t.dispose();
+    dd.dispose();
+    return;
+  }
   if (out.dk || out.dv) {
     if (!out.dk || !out.dv) throw new Error(`${what}: dK and dV come from one pass; give both`);
     launch(rt, {

@@ -98,6 +98,7 @@ describe('medivlad finetune', () => {
       [['--backbone', 'random', '--fold', '2'], /--fold must be 0 or 1, got 2/],
       [['--backbone', 'random', '--epochs', '0'], /--epochs must be a positive integer, got 0/],
       [['--backbone', 'random', '--lr', '-1'], /--lr must be > 0, got -1/],
+      [['--backbone', 'random', '--crop-scale', '1.5'], /--crop-scale must be in \(0, 1\], got 1.5/],
       [['--backbone', 'random', '--mode', 'finetune', '--cached-features'], /--cached-features needs a frozen backbone/],
       [['--backbone', 'random', '--mode', 'bogus'], /--mode must be one of probe, finetune, linear-eval, got 'bogus'/],
       [['--backbone', 'random', '--preset', 'huge'], /--preset must be one of vit-s8, tiny, got 'huge'/],

@@ -234,6 +234,9 @@ describe('CLI: train-video and reproduce', () => {
     const md = readFileSync(join(dir, 'report.md'), 'utf8');
     expect(md).toMatch(/## Table 2: frame level/);
     expect(md).toMatch(/\| DualVLAD \(MeDiVLAD\) \|/);
+    // The tiny recipe's fine-tuning: more frames per training clip than the rows are tested on, a milder crop.
+    expect(r.frameSetup).toMatchObject({ testFramesPerClip: 4, finetuneFramesPerClip: 8, finetune: { epochs: 1, cropScale: [0.6, 1] } });
+    expect(md).toMatch(/tested on 4 frames per clip\. .*Fine-tuning: 1 epochs of batch 8 on 8 frames per training clip/);
     for (const f of ['dino-loss.png', 'video-curves.png', 'roc-dualvlad.png', 'confusion-lstm.png', 'video/fold0/medivlad.safetensors', 'video/fold1/medivlad.safetensors', 'dino/teacher.safetensors']) {
       expect(existsSync(join(dir, f)), f).toBe(true);
     }

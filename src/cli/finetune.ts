@@ -72,6 +72,7 @@ interface FinetuneArgs {
   'val-fraction': number;
   'fold-seed': number;
   'eval-batch'?: number;
+  'crop-scale'?: number;
   key?: string;
   mean: number;
   std: number;
@@ -103,6 +104,8 @@ function checkArgs(args: FinetuneArgs): FrameConfig {
   if (args.seed !== undefined && !Number.isInteger(args.seed)) throw new Error(`--seed must be an integer, got ${args.seed}`);
   if (!(args['val-fraction'] > 0 && args['val-fraction'] < 1)) throw new Error(`--val-fraction must be in (0, 1), got ${args['val-fraction']}`);
   if (!(args.std > 0)) throw new Error(`--std must be > 0, got ${args.std}`);
+  const cs = args['crop-scale'];
+  if (cs !== undefined && !(cs > 0 && cs <= 1)) throw new Error(`--crop-scale must be in (0, 1], got ${cs}`);
   // Checked here rather than with yargs `choices`, whose multi-line message main.ts cuts to "Invalid values:".
   if (!FRAME_MODES.includes(args.mode as FrameMode)) throw new Error(`--mode must be one of ${FRAME_MODES.join(', ')}, got '${args.mode}'`);
   if (!VIT_PRESETS[args.preset]) throw new Error(`--preset must be one of ${Object.keys(VIT_PRESETS).join(', ')}, got '${args.preset}'`);
@@ -116,6 +119,7 @@ function checkArgs(args: FinetuneArgs): FrameConfig {
     ...(args.seed !== undefined ? { seed: args.seed } : {}),
     ...(args['cached-features'] !== undefined ? { cachedFeatures: args['cached-features'] } : {}),
     ...(args['eval-batch'] !== undefined ? { evalBatch: args['eval-batch'] } : {}),
+    ...(args['crop-scale'] !== undefined ? { cropScale: [args['crop-scale'], 1] as [number, number] } : {}),
     valFraction: args['val-fraction'],
   });
 }
@@ -145,6 +149,7 @@ export const finetuneCommand: CommandModule<object, FinetuneArgs> = {
       .option('frames-per-clip', { type: 'number', default: 2, describe: 'labelled frames taken from each clip (centres of equal segments; MeDiVLAD has ~2 per video)' })
       .option('val-fraction', { type: 'number', default: 0.2, describe: "share of the training fold's patients held out for model selection" })
       .option('fold-seed', { type: 'number', default: 0, describe: 'seed of the fold split (keep it fixed so every stage sees the same folds; also the synthetic data seed)' })
+      .option('crop-scale', { type: 'number', describe: 'smallest area share of the training RandomResizedCrop (default 0.2 as MeDiVLAD at 224 px, 0.08 for linear-eval; 1 = flips only)' })
       .option('eval-batch', { type: 'number', describe: 'frames per forward pass when extracting features (default 16)' })
       .option('key', { type: 'string', describe: "teacher | student: network of a DINO full / pretrain checkpoint (default 'teacher')" })
       .option('mean', { type: 'number', default: LUS_MEAN, describe: 'normalisation mean (SPEC §3: the paper\'s LUS value)' })

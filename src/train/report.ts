@@ -40,8 +40,13 @@ export interface ReproduceResults {
   seconds: Record<string, number>;
   dino: { steps: number; batch: number; knnRandomInit: number | null; knnFinal: number | null; knnPerEpoch: (number | null)[]; loss: number[]; config: unknown };
   frame: FrameRow[];
+  /** How the frame rows were trained and tested (optional: older results files lack it). */
+  frameSetup?: { testFramesPerClip: number; finetuneFramesPerClip: number; probe: FrameSetupConfig; finetune: FrameSetupConfig };
   video: VideoRow[];
 }
+
+/** The parts of a FrameConfig the report states. */
+export interface FrameSetupConfig { epochs: number; batch: number; lr: number; cropScale: [number, number] }
 
 const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : 'n/a');
 function pm(values: number[], scale = 100, digits = 1): string {
@@ -90,6 +95,12 @@ export function reportMarkdown(r: ReproduceResults): string {
   for (const row of r.frame) {
     const name = { scratch: 'scratch (same network at random init), linear probe', dino: 'DINO-pretrained, linear probe', 'dino-finetuned': 'DINO-pretrained, fine-tuned (feeds the video stage)' }[row.backbone];
     L.push(`| ${name} | ${pm(row.folds.map((f) => f.knn))} | ${pm(row.folds.map((f) => f.accuracy))} | ${pm(row.folds.map((f) => f.aucMacro), 1, 3)} | ${pm(row.folds.map((f) => f.weightedF1))} |`);
+  }
+  if (r.frameSetup) {
+    const { probe, finetune } = r.frameSetup;
+    L.push('');
+    L.push(`Every row is validated and tested on ${r.frameSetup.testFramesPerClip} frames per clip. Probes: ${probe.epochs} epochs of batch ${probe.batch} on cached features, AdamW lr ${probe.lr}. ` +
+      `Fine-tuning: ${finetune.epochs} epochs of batch ${finetune.batch} on ${r.frameSetup.finetuneFramesPerClip} frames per training clip, AdamW lr ${finetune.lr} cosine, hflip + RandomResizedCrop(${finetune.cropScale[0]}, ${finetune.cropScale[1]}).`);
   }
   L.push('');
   L.push('## Table 3: video level (stage 3, the fine-tuned DINO frame backbone, frozen)');

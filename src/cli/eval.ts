@@ -10,14 +10,12 @@
 //   metrics   accuracy, weighted F1, macro one-vs-rest ROC-AUC, per-class recall, confusion
 //             matrix (src/eval/metrics.ts, sklearn's conventions)
 //   --out     eval.json (all of it, per clip too), confusion.png, roc.png; each written atomically
+import { loadClips } from './clips.js';
 import type { CommandModule } from 'yargs';
 import * as path from 'node:path';
 import { initNode } from '../node/index.js';
 import { nodeDataFs } from '../node/data-io.js';
 import { ensureWritableDir, writeFileAtomic } from '../node/files.js';
-import { synthDataset } from '../data/synth.js';
-import { openInput, loadAll } from '../data/source.js';
-import { BadInputLog, type Clip } from '../data/clip.js';
 import { patientFolds } from '../data/folds.js';
 import { encodePng } from '../data/png.js';
 import { rocCurvesOvr, type ClassificationReport } from '../eval/metrics.js';
@@ -44,16 +42,6 @@ function positiveInt(name: string, v: number): void {
 }
 
 /** The clips of --data at the model's input size (synthetic: seeded by --fold-seed, as finetune and train-video). */
-async function loadClips(args: EvalArgs, size: number): Promise<Clip[]> {
-  if (args.data === 'synthetic') return synthDataset({ videos: args.videos, frames: args.frames, size, seed: args['fold-seed'] });
-  const log = new BadInputLog(args['skip-bad']);
-  const clips = await loadAll(await openInput(nodeDataFs, args.data, { size, log }), log);
-  const summary = log.summary();
-  if (summary) process.stderr.write(`${summary}\n`);
-  if (!clips.some((c) => c.label !== null)) throw new Error(`eval: no labelled clips in ${args.data} (a manifest with a label column is needed)`);
-  return clips;
-}
-
 const pct = (v: number) => (Number.isNaN(v) ? 'n/a' : `${(100 * v).toFixed(1)}%`);
 const num = (v: number) => (Number.isNaN(v) ? 'n/a' : v.toFixed(4));
 
@@ -120,7 +108,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     const { model, parsed } = await loadVideoModel(args.checkpoint);
     try {
       // ============ data: the test side of the fold ============
-      const clips = await loadClips(args, model.vit.cfg.imgSize);
+      const clips = await loadClips(args.data, model.vit.cfg.imgSize, { videos: args.videos, frames: args.frames, seed: args['fold-seed'], skipBad: args['skip-bad'], command: 'eval', need: 'labelled' });
       const fold = patientFolds(clips, 2, args['fold-seed']).folds[args.fold];
       if (fold.test.length === 0) throw new Error(`fold ${args.fold} has no test clips`);
       const test = fold.test.map((i) => clips[i]);

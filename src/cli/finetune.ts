@@ -10,6 +10,7 @@
 //   out/frame-metrics.json   test accuracy, k-NN of the backbone, per-frame labels, predictions
 //                            and probabilities, the epochs, the data split and the config
 // Also loadFrameModel / saveFrameModel, the Node side of frame checkpoints (later stages load them).
+import { loadClips } from './clips.js';
 import type { CommandModule } from 'yargs';
 import * as path from 'node:path';
 import { initNode } from '../node/index.js';
@@ -20,9 +21,6 @@ import { readCheckpointTensors } from './embed.js';
 import { CheckpointError, type StateDictEntry } from '../models/checkpoint.js';
 import { VIT_PRESETS, type VitConfig } from '../models/vit.js';
 import { backboneTensors, inferVitConfig, loadBackboneWeights, type BackboneKey } from '../models/load-backbone.js';
-import { synthDataset } from '../data/synth.js';
-import { openInput, loadAll } from '../data/source.js';
-import { BadInputLog, type Clip } from '../data/clip.js';
 import { LUS_MEAN, LUS_STD } from '../data/preprocess.js';
 import { FrameModel, frameModelFromCheckpoint, parseFrameCheckpoint, type ParsedFrameCheckpoint } from '../train/frame-model.js';
 import { frameSplits, classCounts } from '../train/frame-data.js';
@@ -84,17 +82,6 @@ interface FinetuneArgs {
 
 function positiveInt(name: string, v: number | undefined): void {
   if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new Error(`--${name} must be a positive integer, got ${v}`);
-}
-
-async function loadClips(args: FinetuneArgs, size: number): Promise<Clip[]> {
-  if (args.data === 'synthetic') return synthDataset({ videos: args.videos, frames: args.frames, size, seed: args['fold-seed'] });
-  const log = new BadInputLog(args['skip-bad']);
-  const source = await openInput(nodeDataFs, args.data, { size, log });
-  const clips = await loadAll(source, log);
-  const summary = log.summary();
-  if (summary) process.stderr.write(`${summary}\n`);
-  if (!clips.some((c) => c.label !== null)) throw new Error(`finetune: no labelled clips in ${args.data} (a manifest with a label column is needed)`);
-  return clips;
 }
 
 function checkArgs(args: FinetuneArgs): FrameConfig {
@@ -180,7 +167,7 @@ export const finetuneCommand: CommandModule<object, FinetuneArgs> = {
       } else say(`backbone: random init (seed ${cfg.seed})`);
 
       // ============ data: folds by patient, validation inside the training fold ============
-      const clips = await loadClips(args, vitCfg.imgSize);
+      const clips = await loadClips(args.data, vitCfg.imgSize, { videos: args.videos, frames: args.frames, seed: args['fold-seed'], skipBad: args['skip-bad'], command: 'finetune', need: 'labelled' });
       const splits = frameSplits(clips, { fold: args.fold, foldSeed: args['fold-seed'], valFraction: cfg.valFraction, perClip: args['frames-per-clip'] });
       const { train, val, test } = splits;
       say(`data ${args.data}: fold ${args.fold}: ${train.frames.length} train / ${val.frames.length} val / ${test.frames.length} test frames ` +

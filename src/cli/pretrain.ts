@@ -10,23 +10,19 @@
 // a non-finite loss stops the run (or, with --skip-nonfinite, that step's update is skipped and
 // logged); a lost GPU device or a failed write stops it with the reason, and the last complete
 // checkpoint stays as it was.
+import { loadClips } from './clips.js';
 import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initNode } from '../node/index.js';
 import { DeviceLostError } from '../kernels/runtime.js';
-import { nodeDataFs } from '../node/data-io.js';
 import {
   ensureWritableDir, ensureFreeSpace, saveSafetensors, loadSafetensors, writeFileAtomic, failingWriteIo, type AtomicWriteIo,
 } from '../node/files.js';
 import { DinoTrainer, DINO_PRESETS, type DinoConfig, type DinoState } from '../train/dino.js';
 import { VIT_PRESETS } from '../models/vit.js';
-import { synthDataset } from '../data/synth.js';
-import { openInput, loadAll } from '../data/source.js';
-import { BadInputLog } from '../data/clip.js';
 import { patientFolds } from '../data/folds.js';
-import type { Clip } from '../data/clip.js';
 import type { HostTensor } from '../models/safetensors.js';
 
 interface PretrainArgs {
@@ -72,17 +68,6 @@ function parseFaults(spec: string | undefined): Faults {
 
 function positiveInt(name: string, v: number | undefined): void {
   if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new Error(`--${name} must be a positive integer, got ${v}`);
-}
-
-async function loadClips(args: PretrainArgs, size: number): Promise<Clip[]> {
-  if (args.data === 'synthetic') return synthDataset({ videos: args.videos, frames: args.frames, size, seed: args.seed ?? 0 });
-  const log = new BadInputLog(args['skip-bad']);
-  const source = await openInput(nodeDataFs, args.data, { size, log });
-  const clips = await loadAll(source, log);
-  const summary = log.summary();
-  if (summary) process.stderr.write(`${summary}\n`);
-  if (clips.length === 0) throw new Error(`pretrain: no usable clips in ${args.data}`);
-  return clips;
 }
 
 /** What checkpoint.safetensors holds: every state tensor, and the config and counters as metadata. */
@@ -195,7 +180,7 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
     const size = args.size ?? VIT_PRESETS[cfg.arch].imgSize;
     const faults = parseFaults(process.env.MEDIVLAD_TEST_FAULT);
     const rt = await initNode();
-    const clips = await loadClips(args, size);
+    const clips = await loadClips(args.data, size, { videos: args.videos, frames: args.frames, seed: args.seed ?? 0, skipBad: args['skip-bad'], command: 'pretrain', need: 'any' });
     if (faults.nanData) clips[0].frames.forEach((f) => f.fill(NaN));
     const labelled = clips.filter((c) => c.label !== null).length;
     const folds = labelled >= 4 ? patientFolds(clips, 2, cfg.seed).folds[0] : null;

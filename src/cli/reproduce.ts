@@ -27,7 +27,8 @@ import { runVideoStage } from '../train/video-stage.js';
 import { VIDEO_DEFAULTS, type VideoConfig } from '../train/video.js';
 import { classificationReport } from '../eval/metrics.js';
 import { reportMarkdown, rocPlot, confusionPlot, dinoLossPlot, videoCurvesPlot, type ReproduceResults, type FrameRow, type VideoRow } from '../train/report.js';
-import { loadVideoClips, videoRunJson } from './train-video.js';
+import { videoRunJson } from './train-video.js';
+import { loadClips } from './clips.js';
 import { saveFrameModel } from './finetune.js';
 
 /** Labelled frames per clip in the frame stage (centres of equal segments), as the DINO k-NN monitor. */
@@ -141,8 +142,8 @@ export const reproduceCommand: CommandModule<object, ReproduceArgs> = {
     const size = vit.imgSize;
 
     // ============ data ============
-    const clips: Clip[] = await loadVideoClips(args.data, size, {
-      videos: args.videos ?? recipe.videos, frames: args.frames ?? recipe.frames, seed: args.seed, skipBad: args['skip-bad'],
+    const clips: Clip[] = await loadClips(args.data, size, {
+      videos: args.videos ?? recipe.videos, frames: args.frames ?? recipe.frames, seed: args.seed, skipBad: args['skip-bad'], command: 'reproduce', need: 'labelled',
     });
     const labelled = clips.filter((c) => c.label !== null);
     if (labelled.length < 8) throw new Error(`reproduce: ${labelled.length} labelled clips; the 2-fold protocol needs at least 8`);

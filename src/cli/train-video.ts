@@ -3,14 +3,12 @@
 // forgot to load it) and stays frozen; its per-frame features are computed once and cached.
 //   out/video-<aggregator>.safetensors   Embedding.* + vlad.*|lstm.* + dense.0.* (SPEC §8 stage 3)
 //   out/video-<aggregator>.json          test metrics, per-clip probabilities and β, epochs, config
+import { loadClips } from './clips.js';
 import type { CommandModule } from 'yargs';
 import * as path from 'node:path';
 import { initNode } from '../node/index.js';
 import { nodeDataFs } from '../node/data-io.js';
 import { ensureWritableDir, saveSafetensors, writeFileAtomic } from '../node/files.js';
-import { synthDataset } from '../data/synth.js';
-import { openInput, loadAll } from '../data/source.js';
-import { BadInputLog, type Clip } from '../data/clip.js';
 import { LUS_MEAN, LUS_STD } from '../data/preprocess.js';
 import { AGGREGATOR_KINDS, type AggregatorKind } from '../models/video-models.js';
 import { loadFrameModel } from './finetune.js';
@@ -42,16 +40,6 @@ interface TrainVideoArgs {
 }
 
 /** Clips at the model's input size: synthetic (seeded by the fold seed, as finetune) or a manifest / folder. */
-export async function loadVideoClips(data: string, size: number, o: { videos: number; frames: number; seed: number; skipBad: boolean }): Promise<Clip[]> {
-  if (data === 'synthetic') return synthDataset({ videos: o.videos, frames: o.frames, size, seed: o.seed });
-  const log = new BadInputLog(o.skipBad);
-  const source = await openInput(nodeDataFs, data, { size, log });
-  const clips = await loadAll(source, log);
-  const summary = log.summary();
-  if (summary) process.stderr.write(`${summary}\n`);
-  return clips;
-}
-
 /** JSON of one trained aggregator: metrics, predictions (per clip) and the epoch log. */
 export function videoRunJson(run: VideoStageRun, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const t = run.result.test;
@@ -129,7 +117,7 @@ export const trainVideoCommand: CommandModule<object, TrainVideoArgs> = {
     };
     // the frame stage's normalisation travels in its checkpoint (SPEC §3 values otherwise)
     const stageNorm = { mean: Number(checkpoint.metadata.mean ?? LUS_MEAN), std: Number(checkpoint.metadata.std ?? LUS_STD) };
-    const clips = await loadVideoClips(args.data, frame.vit.cfg.imgSize, { videos: args.videos, frames: args.frames, seed: args['fold-seed'], skipBad: args['skip-bad'] });
+    const clips = await loadClips(args.data, frame.vit.cfg.imgSize, { videos: args.videos, frames: args.frames, seed: args['fold-seed'], skipBad: args['skip-bad'], command: 'train-video', need: 'labelled' });
     say(`data ${args.data}: ${clips.length} clips; backbone ${args.backbone} (frozen)`);
     const stage = await runVideoStage(frame, clips, {
       aggregators: kinds, fold: args.fold, foldSeed: args['fold-seed'], valFraction: args['val-fraction'], views: args.views,

@@ -114,7 +114,12 @@ export function reportMarkdown(r: ReproduceResults): string {
     L.push(`| ${AGG_LABEL[row.aggregator] ?? row.aggregator} | ${pm(row.folds.map((f) => f.aucMacro), 1, 3)} | ${pm(row.folds.map((f) => f.accuracy))} | ${pm(row.folds.map((f) => f.weightedF1))} | ${rec} |`);
   }
   L.push('');
-  L.push('Chance accuracy is the majority share of the test clips; AUC 0.5 is chance. Per fold:');
+  const majority = (r.video[0]?.folds ?? []).map((f) => {
+    const counts = new Map<number, number>();
+    for (const y of f.labels) counts.set(y, (counts.get(y) ?? 0) + 1);
+    return f.labels.length ? Math.max(...counts.values()) / f.labels.length : NaN;
+  });
+  L.push(`Chance accuracy is the majority share of the test clips (${majority.map((m, i) => `fold ${i}: ${pct(m)}%`).join(', ')}); AUC 0.5 is chance. Per fold:`);
   L.push('');
   L.push('| aggregator | fold | accuracy % | weighted F1 % | macro AUC | best epoch |');
   L.push('|---|---|---|---|---|---|');

@@ -10,7 +10,6 @@
 //   metrics   accuracy, weighted F1, macro one-vs-rest ROC-AUC, per-class recall, confusion
 //             matrix (src/eval/metrics.ts, sklearn's conventions)
 //   --out     eval.json (all of it, per clip too), confusion.png, roc.png; each written atomically
-import { loadClips } from './clips.js';
 import type { CommandModule } from 'yargs';
 import * as path from 'node:path';
 import { initNode } from '../node/index.js';
@@ -23,6 +22,7 @@ import { heatmap, lineChart, seriesColor, MUTED, type Series } from '../plot/ind
 import { classCounts } from '../train/frame-data.js';
 import { evaluateVideos } from '../train/video.js';
 import { CLASS_MEANINGS, className, evalClipFeatures, loadVideoModel } from './video-io.js';
+import { loadClips } from './clips.js';
 
 interface EvalArgs {
   checkpoint: string;
@@ -41,7 +41,6 @@ function positiveInt(name: string, v: number): void {
   if (!(Number.isInteger(v) && v > 0)) throw new Error(`--${name} must be a positive integer, got ${v}`);
 }
 
-/** The clips of --data at the model's input size (synthetic: seeded by --fold-seed, as finetune and train-video). */
 const pct = (v: number) => (Number.isNaN(v) ? 'n/a' : `${(100 * v).toFixed(1)}%`);
 const num = (v: number) => (Number.isNaN(v) ? 'n/a' : v.toFixed(4));
 

@@ -10,7 +10,6 @@
 //   out/frame-metrics.json   test accuracy, k-NN of the backbone, per-frame labels, predictions
 //                            and probabilities, the epochs, the data split and the config
 // Also loadFrameModel / saveFrameModel, the Node side of frame checkpoints (later stages load them).
-import { loadClips } from './clips.js';
 import type { CommandModule } from 'yargs';
 import * as path from 'node:path';
 import { initNode } from '../node/index.js';
@@ -25,6 +24,7 @@ import { LUS_MEAN, LUS_STD } from '../data/preprocess.js';
 import { FrameModel, frameModelFromCheckpoint, parseFrameCheckpoint, type ParsedFrameCheckpoint } from '../train/frame-model.js';
 import { frameSplits, classCounts } from '../train/frame-data.js';
 import { FrameTrainer, frameConfig, FRAME_MODES, type FrameConfig, type FrameMode } from '../train/frame.js';
+import { loadClips } from './clips.js';
 
 /** Read a frame checkpoint (.safetensors, or MeDiVLAD's stage-2 .pth) and rebuild its model on the GPU. */
 export async function loadFrameModel(file: string): Promise<{ model: FrameModel; checkpoint: ParsedFrameCheckpoint }> {

@@ -10,7 +10,6 @@
 // a non-finite loss stops the run (or, with --skip-nonfinite, that step's update is skipped and
 // logged); a lost GPU device or a failed write stops it with the reason, and the last complete
 // checkpoint stays as it was.
-import { loadClips } from './clips.js';
 import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile, appendFile } from 'node:fs/promises';
@@ -24,6 +23,7 @@ import { DinoTrainer, DINO_PRESETS, type DinoConfig, type DinoState } from '../t
 import { VIT_PRESETS } from '../models/vit.js';
 import { patientFolds } from '../data/folds.js';
 import type { HostTensor } from '../models/safetensors.js';
+import { loadClips } from './clips.js';
 
 interface PretrainArgs {
   data: string;

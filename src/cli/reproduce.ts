@@ -52,17 +52,20 @@ const RECIPES: Record<string, Recipe> = {
   tiny: {
     dino: DINO_PRESETS.tiny,
     frame: { epochs: 100, batch: 8 },
-    // Fine-tuning at 64 px (measured on synthetic folds, bench/results/reproduce-synthetic-tiny-lavapipe):
+    // Fine-tuning at 64 px, chosen with single-fold runs of
+    //   npx medivlad finetune --backbone T --data synthetic --videos V --frames 20 --mode finetune
+    //     --epochs 8 --batch 8 --frames-per-clip F --crop-scale C [--lr L] --mean 0.485 --std 0.229 --fold K
+    // (T: the DINO teacher of a 96-clip main job; test accuracy on the fold's frames):
     // RandomResizedCrop(0.2, 1) is MeDiVLAD's at 224 px; at 64 px a 20% crop often cuts the finding
-    // out of the frame (fold-0 frame accuracy 66% → 70% with (0.6, 1)); lr 5e-4 without warm-up
-    // stalled on one fold (loss 0.81 after 8 epochs, 52%), 2e-4 did not (69-71%); 8 frames per clip
-    // give the backbone twice the views of each clip.
+    // out (V 192, F 4, fold 0: C 0.2 66.1%, C 0.6 70.3%); lr 5e-4 without warm-up stalled on fold 1
+    // (C 0.6: loss 0.81 after 8 epochs, 51.6%), lr 2e-4 did not (F 4: 68.8%, F 8: 68.9%, loss 0.35).
     finetune: { epochs: 8, batch: 8, lr: 2e-4, cropScale: [0.6, 1] },
     finetuneFramesPerClip: 8,
     video: { ...VIDEO_DEFAULTS, epochs: 20, itersPerEpoch: 10, batch: 8 },
     views: 3,
     // 192 clips: with 96, a fold trains on ~37 clips (12 per class) and the frame classifier
-    // overfits them (fine-tuned frame accuracy 59% at 96 clips vs 66% at 192, same recipe).
+    // overfits them (the runs above, C 0.2 F 4, fold 0: 59.4% with V 96 and 15 epochs, 66.1% with
+    // V 192 and 8 epochs; the test sets differ with V).
     videos: 192,
     frames: 20,
   },

@@ -3,7 +3,6 @@
 // forgot to load it) and stays frozen; its per-frame features are computed once and cached.
 //   out/video-<aggregator>.safetensors   Embedding.* + vlad.*|lstm.* + dense.0.* (SPEC §8 stage 3)
 //   out/video-<aggregator>.json          test metrics, per-clip probabilities and β, epochs, config
-import { loadClips } from './clips.js';
 import type { CommandModule } from 'yargs';
 import * as path from 'node:path';
 import { initNode } from '../node/index.js';
@@ -14,6 +13,7 @@ import { AGGREGATOR_KINDS, type AggregatorKind } from '../models/video-models.js
 import { loadFrameModel } from './finetune.js';
 import { runVideoStage, type VideoStageRun } from '../train/video-stage.js';
 import { VIDEO_DEFAULTS, type VideoConfig } from '../train/video.js';
+import { loadClips } from './clips.js';
 
 interface TrainVideoArgs {
   backbone: string;

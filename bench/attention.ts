@@ -13,10 +13,14 @@
 //   are one row, "bwd vN (one pass)"); elsewhere the planned one.
 //   One more row, "memory", runs the planned fused forward + backward once at B·H = 384 (64
 //   images at 224 px) to record its peak and largest buffer.
-// GFLOPS use the nominal count of the unfused algorithm: forward 4·B·H·N²·Dh (two matmuls),
-//   forward + backward 14·B·H·N²·Dh (seven). The two-pass fused backward (v1..v3) recomputes S
-//   (twice) and dP (twice): with it the fused path executes 18·B·H·N²·Dh, which the GFLOPS
-//   figure does not credit; the one-pass backward (v4, v5) recomputes S once: 14, as nominal.
+// GFLOPS use one nominal count for every row, so that GFLOPS ratios are time ratios: forward
+//   4·B·H·N²·Dh (two products), forward + backward 14·B·H·N²·Dh (FlashAttention-2's count:
+//   the backward's five products include recomputing S). What each path executes differs: the
+//   unfused composition 12 (six matmuls, P stored, so no recompute), the one-pass fused
+//   backward (v4, v5) 14, the two-pass (v1..v3) 18 (S and dP recomputed for dQ too).
+// The planned fused rows also carry `paired_vs_unfused` (bench/measure.ts measurePaired): the
+//   unfused / fused time ratio from rounds that time the two back to back, median, min and
+//   max over the rounds. It is the number to quote for "fused vs unfused" on a shared box.
 // Every row carries bench/measure.ts's fields: cpu_ms (CPU time of the driver's worker threads
 //   per launch: on lavapipe, shared with other processes, the steadier measure of a kernel's
 //   cost), peak_bytes (the pool's peak live bytes over the first launch, inputs included) and
@@ -31,7 +35,7 @@ import { matmul } from '../src/kernels/matmul.js';
 import { softmaxForward, softmaxBackward } from '../src/kernels/softmax.js';
 import { gflops, addRatios, progress, type BenchRow, type PeerResult } from './harness.js';
 import { loadTfjsWebgpu, type Tf } from './peers/tfjs-webgpu.js';
-import { measure, type Measured } from './measure.js';
+import { measure, measurePaired, type Measured } from './measure.js';
 import { baselineResult, ourFields, peerResult, timeTfjs, type TfTensor } from './calibrate.js';
 
 const H = 6;
@@ -239,6 +243,13 @@ export async function benchAttention(rt: Runtime, opts: { repeat?: number; filte
         const launch = backward ? fusedFwdBwd(x, v.opts) : fusedFwd(x, v.opts);
         const slow = !v.picked; // the naive versions take seconds per launch here
         const tm = await measure(rt, launch, { repeat: slow ? Math.min(repeat, 3) : repeat, maxInner: 32 });
+        // The planned version against the unfused composition side by side (the acceptance
+        // ratio): rows measured minutes apart on a shared box swing with its load.
+        let paired = null;
+        if (v.picked && scoresFit) {
+          progress(`attention ${shape}: ${v.kernel} paired with ${unfusedKernel}`);
+          paired = await measurePaired(rt, launch, unfused(x, c.bh, c.n, backward), { rounds: repeat, maxInner: 32 });
+        }
         const peers: Record<string, PeerResult> = {};
         if (peer) peers['tfjs-webgpu'] = peer;
         if (tu) peers.unfused = baselineResult(tu, { flop });
@@ -246,6 +257,7 @@ export async function benchAttention(rt: Runtime, opts: { repeat?: number; filte
           kernel: v.kernel, shape, ...ourFields(tm, { flop }), peers,
           pass, n: c.n, bh: c.bh, dh: DH, picked: v.picked,
           cpu_ratio_vs_unfused: tu?.cpu_ms && tm.cpu_ms ? tu.cpu_ms / tm.cpu_ms : null,
+          ...(paired ? { paired_vs_unfused: paired } : {}),
         });
       }
     }

@@ -10,7 +10,9 @@
 //                "first_ms", "pipelines_created", "buffers_created", "buffers_created_steady",
 //                "peak_bytes", "extra_bytes", "inner", "cpu_ms",
 //                "peers": { "tfjs-webgpu": { "ms_median", "gflops" | "gbps", "timing": "wall" } },
-//                "ratio_vs_tfjs-webgpu": peer ms / our ms  (> 1: we are faster) , ...extra }] }
+//                "ratio_vs_tfjs-webgpu": peer ms / our ms  (> 1: we are faster) ,
+//                "paired_vs_unfused": { "median", "min", "max", "rounds", ... } (fused rows with an
+//                unfused baseline timed side by side, bench/measure.ts measurePaired), ...extra }] }
 import { readFileSync, readdirSync } from 'node:fs';
 import type { AdapterSummary } from '../src/kernels/adapter-info.js';
 
@@ -54,6 +56,8 @@ export interface HostInfo {
   cpus: number;
   loadavg_before: number;
   loadavg_after: number;
+  /** Nice value initNode gave the JS thread on a software adapter (null or absent: left alone). */
+  main_thread_nice?: number | null;
 }
 
 export interface BenchReport {
@@ -126,12 +130,17 @@ export function peerRatio(r: BenchRow, p: PeerResult): number {
   return pw / (r.wall_ms_median ?? r.ms_median);
 }
 
+const isPaired = (x: unknown): x is { median: number; min: number; max: number } =>
+  typeof x === 'object' && x !== null && typeof (x as { median?: unknown }).median === 'number';
+
 /** Markdown table: timing, throughput and fraction of peak, first call, memory, then each peer. */
 export function printTable(rows: BenchRow[]): string {
   const peerNames = [...new Set(rows.flatMap((r) => Object.keys(r.peers)))];
+  const paired = rows.some((r) => isPaired(r.paired_vs_unfused));
   const head = [
     'kernel', 'shape', 'ms (median)', 'spread', 'GFLOPS, GB/s', '% peak', 'first ms', 'buffers', 'peak MB',
     ...peerNames.flatMap((p) => [`${p} ms`, `vs ${p}`]),
+    ...(paired ? ['paired vs unfused (min-max)'] : []),
   ];
   const body = rows.map((r) => {
     const frac = typeof r.frac_of_peak === 'number' ? `${(100 * r.frac_of_peak).toFixed(1)}%` : '-';
@@ -150,6 +159,7 @@ export function printTable(rows: BenchRow[]): string {
         const pr = r.peers[p];
         return pr ? [fmtMs(pr.ms_median), `${peerRatio(r, pr).toFixed(2)}x`] : ['-', '-'];
       }),
+      ...(paired ? [isPaired(r.paired_vs_unfused) ? `${r.paired_vs_unfused.median.toFixed(2)}x (${r.paired_vs_unfused.min.toFixed(2)}-${r.paired_vs_unfused.max.toFixed(2)})` : '-'] : []),
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));

@@ -143,3 +143,57 @@ export async function measure(rt: Runtime, launch: () => void, opts: MeasureOpts
     cpu_ms: cpu0 === null || cpu1 === null ? null : (cpu1 - cpu0) / (repeat * inner),
   };
 }
+
+export interface PairedRatio {
+  /** Median over rounds of (b's time / a's time): > 1 means a is faster. */
+  median: number;
+  min: number;
+  max: number;
+  rounds: number;
+  /** Each contestant's median per-launch time over the same rounds (ms). */
+  a_ms_median: number;
+  b_ms_median: number;
+  timing: TimingSource;
+}
+
+/**
+ * The speed ratio of two launches measured side by side: `rounds` rounds, each one sample of a
+ * and one of b, back to back, in the order a b, b a, a b, ... (so a slow drift of the box's
+ * load favours neither). The ratio is taken per round and its median reported. On a shared
+ * 2-core box a busy second slows whichever row it lands in; rows measured minutes apart then
+ * give ratios that swing ±30%, while the two halves of one round see nearly the same load.
+ * Both launches must already have run once (pipelines compiled, pools warm).
+ */
+export async function measurePaired(rt: Runtime, a: () => void, b: () => void, opts: { rounds?: number; targetMs?: number; maxInner?: number } = {}): Promise<PairedRatio> {
+  const rounds = opts.rounds ?? 7;
+  const timer = gpuTimerFor(rt);
+  const innerOf = async (launch: () => void) => {
+    const d0 = rt.counters.dispatches;
+    const trial = await sample(rt, launch, 1, timer);
+    const dispatches = Math.max(1, rt.counters.dispatches - d0);
+    const n = Math.ceil((opts.targetMs ?? 20) / Math.max(trial.gpu ?? trial.wall, 1e-3));
+    return Math.max(1, Math.min(n, opts.maxInner ?? 256, Math.floor(BATCH_DISPATCHES / dispatches)));
+  };
+  const ia = await innerOf(a);
+  const ib = await innerOf(b);
+  const ta: Sample[] = [];
+  const tb: Sample[] = [];
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) {
+      ta.push(await sample(rt, a, ia, timer));
+      tb.push(await sample(rt, b, ib, timer));
+    } else {
+      tb.push(await sample(rt, b, ib, timer));
+      ta.push(await sample(rt, a, ia, timer));
+    }
+  }
+  const gpu = [...ta, ...tb].every((s) => s.gpu !== null);
+  const ms = (s: Sample) => (gpu ? s.gpu! : s.wall);
+  const ratios = ta.map((s, i) => ms(tb[i]) / ms(s));
+  const r = summarize(ratios);
+  return {
+    median: r.ms_median, min: r.ms_min, max: r.ms_max, rounds,
+    a_ms_median: summarize(ta.map(ms)).ms_median, b_ms_median: summarize(tb.map(ms)).ms_median,
+    timing: gpu ? 'gpu-timestamp' : 'wall',
+  };
+}

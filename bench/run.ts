@@ -7,6 +7,7 @@
 // adamw, vlad, augment (the kernels), model (DINO step, ViT-S/8 forward and training step) and
 // data (decode + preprocess speed of the loaders, CPU only; its rows are mapped to the schema).
 // Groups: kernels (every kernel suite), all (kernels, model and data).
+import { mainThreadNice } from '../src/node/index.js';
 import { execSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -136,7 +137,7 @@ export async function runBench(rt: Runtime, suite: string, opts: RunOpts = {}): 
   addPeakFractions(rows, peak);
   // The host's 1-minute load average before and after: on a shared CPU box, wall times are only
   // comparable between runs with similar load (ratios within one run always are).
-  const host = { cpus: cpus().length, loadavg_before: loadBefore, loadavg_after: loadavg()[0] };
+  const host = { cpus: cpus().length, loadavg_before: loadBefore, loadavg_after: loadavg()[0], main_thread_nice: mainThreadNice };
   return { adapter: rt.adapter, commit: currentCommit(), date: new Date().toISOString(), host, timing, peak, peers: !!opts.peers, suites: names, rows };
 }
 
@@ -152,7 +153,7 @@ export function reportHeader(report: BenchReport, note = ''): string[] {
   const p = report.peak;
   return [
     `adapter: ${a.family} (${a.driver}), ${a.vendor} ${a.architecture}; commit ${report.commit}; ${report.date}${note ? `; ${note}` : ''}`,
-    ...(h ? [`host: ${h.cpus} CPUs, load average ${h.loadavg_before.toFixed(1)} before, ${h.loadavg_after.toFixed(1)} after`] : []),
+    ...(h ? [`host: ${h.cpus} CPUs, load average ${h.loadavg_before.toFixed(1)} before, ${h.loadavg_after.toFixed(1)} after${typeof h.main_thread_nice === 'number' ? `; JS thread at nice ${h.main_thread_nice} (src/node/index.ts)` : ''}`] : []),
     ...(report.timing ? [`timing: ${TIMING_TEXT[report.timing] ?? report.timing}`] : []),
     ...(p ? [`peak (measured this run): ${p.gflops.toFixed(1)} GFLOPS fp32 (FMA kernel), ${p.gbps.toFixed(1)} GB/s (streaming copy, read + write)`] : []),
     ...(report.peers !== undefined ? [`peers: ${report.peers ? 'measured in this run' : 'not run (add --peers)'}`] : []),

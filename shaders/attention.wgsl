@@ -52,7 +52,11 @@
 // Tried (timing-only variants of forward v4/v5, CPU ms): hot-loop row loads unrolled (slower:
 // 79-88 vs 57), a rank-8 accumulator update (60-63 vs 58-60), scores of four keys per pass over
 // the owned rows (no change), scalar lane-contiguous K/V loads (no change); vec4 lane-contiguous
-// loads gave 47 vs 57-61 in one pair of runs: a blocked K/V relayout pass is still to try.
+// loads gave 47 vs 57-61 in one pair of runs (single runs: this box's speed drifts ~40% between
+// processes). Redone as paired A/B runs in one process (bench/README.md, "What limits fused
+// attention"): lane-contiguous addresses 1.05x (noise), four keys per pass 0.96x, dot() 1.00x,
+// shared shuffles 0.99x; no relayout pass then. What costs: forward loads ~19%, the two
+// products ~60% (each fma is a mul + add on lavapipe), exp and control the rest.
 // | version                | idea                                                  | lavapipe ms / cpu / GFLOPS | H200 ms | commit        |
 // |------------------------|-------------------------------------------------------|----------------------------|---------|---------------|
 // | attention_forward_v1   | query per invocation, key by key online softmax       | 499 / 763 / 1.9            | 1.19    | f58e254-dirty |
@@ -1162,6 +1166,10 @@ fn attention_bwd_v5(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_inv
     let kla = key_live(ja);
     let klb = key_live(jbb);
     let first = jb == wid.x * 8u * SG;
+    // Uniform: does block B hold a key before N? Not in the last pass when N mod 64 <= 32
+    // (N = 785: keys 800..831; N = 145: 160..191), whose half the skip saves (measured:
+    // backward 1.05x at N = 785, 1.13x at N = 145, B·H 48; bench/README.md).
+    let live_b = jb + 4u * SG < p.n;
     for (var i0 = 0u; i0 < p.n; i0 += SG) {
       let il = min(i0 + lane, last);
       for (var c4 = 0u; c4 < p.d4; c4++) {
@@ -1173,7 +1181,8 @@ fn attention_bwd_v5(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_inv
       let di = dd_at(bh, il);
       for (var t = 0u; t < SG; t += 4u) {
         let da = bwd_rows(t, &ka, &va, &gka, &gva, &qq, &gg, li, di, kla);
-        let db = bwd_rows(t, &kb, &vb, &gkb, &gvb, &qq, &gg, li, di, klb);
+        var db = mat4x4<f32>();  // block B past the end: dS = 0 (skipped)
+        if (live_b) { db = bwd_rows(t, &kb, &vb, &gkb, &gvb, &qq, &gg, li, di, klb); }
         dq_tile2(bh, wid.x, i0 + t, lane, first, &ka, &kb, da, db);
       }
     }

@@ -61,6 +61,23 @@ describe('medivlad bench', () => {
     expect(readdirSync(cacheDir)).toEqual([]); // nothing tuned, nothing written
   });
 
+  it('bench attention: the planned fused row carries the paired ratio against the unfused composition', () => {
+    const r = run(['bench', 'attention', '--filter', 'attention fwd v\\d B·H 6 N 65 ', '--repeat', '3', '--json']);
+    expect(r.code, r.err).toBe(0);
+    const rep = JSON.parse(r.out);
+    expect(rep.rows.length).toBe(1);
+    const row = rep.rows[0];
+    expect(row.picked).toBe(true);
+    const pr = row.paired_vs_unfused;
+    expect(pr.rounds).toBe(3);
+    for (const k of ['median', 'min', 'max', 'a_ms_median', 'b_ms_median']) expect(isNum(pr[k]) && pr[k] > 0, `${k} = ${pr[k]}`).toBe(true);
+    expect(pr.min).toBeLessThanOrEqual(pr.median);
+    expect(pr.median).toBeLessThanOrEqual(pr.max);
+    expect(pr.timing).toBe(row.timing);
+    // On a software adapter under Linux initNode lowers the JS thread's priority, and says so.
+    if (rep.adapter.isSoftware && process.platform === 'linux') expect(rep.host.main_thread_nice).toBe(19);
+  });
+
   it('bench compare A.json B.json prints the table; --json the comparison', () => {
     const dir = mkdtempSync(join(tmpdir(), 'medivlad-bench-cmp-'));
     const adapter = { description: 'test adapter', family: 'lavapipe' };

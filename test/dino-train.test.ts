@@ -21,13 +21,14 @@ const cfg: DinoConfig = {
   epochs: 2, itersPerEpoch: 3, batch: 4, nLocal: 2, localSize: 16, logEvery: 2, warmupEpochs: 1,
 };
 
-async function run(c: DinoConfig, opts: { until?: number; from?: DinoState } = {}) {
+async function run(c: DinoConfig, opts: { until?: number; from?: DinoState; knnEvery?: number } = {}) {
   const logs: StepLog[] = [];
   const knn: (number | null)[] = [];
   let snapshot: DinoState | null = null;
   const t = new DinoTrainer(c, {
     clips,
     knnSplit: split,
+    knnEvery: opts.knnEvery,
     onStep: (l) => void logs.push(l),
     onEpoch: async (e, state) => {
       knn.push(e.knn_top1);
@@ -59,6 +60,15 @@ describe('DINO training loop', () => {
     expect(resumed.logs.map((l) => l.it)).toEqual([3, 4, 5]);
     expect(resumed.logs.map((l) => l.loss)).toEqual(full.logs.slice(3).map((l) => l.loss));
     expect(first.logs.map((l) => l.loss)).toEqual(full.logs.slice(0, 3).map((l) => l.loss));
+  });
+});
+
+describe('DINO k-NN monitor interval', () => {
+  it('knnEvery 2 over 3 epochs monitors after epochs 2 and 3 (the last) only', async () => {
+    const r = await run({ ...cfg, epochs: 3, itersPerEpoch: 1, warmupEpochs: 0 }, { knnEvery: 2 });
+    expect(r.knn.length).toBe(3);
+    expect(r.knn[0]).toBeNull();
+    for (const k of r.knn.slice(1)) expect(k !== null && k >= 0 && k <= 1).toBe(true);
   });
 });
 

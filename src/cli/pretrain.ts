@@ -37,6 +37,7 @@ interface PretrainArgs {
   frames: number;
   size?: number;
   'log-every'?: number;
+  'knn-every'?: number;
   resume: boolean;
   'skip-bad': boolean;
   'skip-nonfinite': boolean;
@@ -155,6 +156,7 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
       .option('frames', { type: 'number', default: 8, describe: 'synthetic data: frames per clip' })
       .option('size', { type: 'number', describe: 'frame side in pixels (default: the backbone resolution)' })
       .option('log-every', { type: 'number', describe: 'read the losses every N steps' })
+      .option('knn-every', { type: 'number', default: 1, describe: 'run the k-NN monitor every N epochs (and after the last)' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue from out/checkpoint.safetensors' })
       .option('skip-bad', { type: 'boolean', default: false, describe: 'turn bad data rows into warnings' })
       .option('skip-nonfinite', {
@@ -163,7 +165,7 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
         describe: 'skip (and log) a step whose loss or gradients are NaN/Inf instead of stopping; costs one GPU wait per step',
       }) as never,
   handler: async (args) => {
-    for (const k of ['epochs', 'iters-per-epoch', 'batch', 'videos', 'frames', 'size', 'log-every'] as const) positiveInt(k, args[k]);
+    for (const k of ['epochs', 'iters-per-epoch', 'batch', 'videos', 'frames', 'size', 'log-every', 'knn-every'] as const) positiveInt(k, args[k]);
     const base = DINO_PRESETS[args.preset];
     const cfg: DinoConfig = {
       ...base,
@@ -187,6 +189,7 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
     const trainer = new DinoTrainer(cfg, {
       clips,
       knnSplit: folds,
+      knnEvery: args['knn-every'],
       progress: (l) => process.stderr.write(`\r${l}   `),
       onNonFinite: args['skip-nonfinite'] ? 'skip' : 'stop',
       onStep: async (l) => {

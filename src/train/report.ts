@@ -86,7 +86,7 @@ export function reportMarkdown(r: ReproduceResults): string {
   L.push('');
   L.push(`${r.dino.steps} steps of batch ${r.dino.batch}. Teacher k-NN top-1 (k = 20, T = 0.07, the pretrain monitor's split): ` +
     `random init **${r.dino.knnRandomInit === null ? 'n/a' : pct(r.dino.knnRandomInit) + '%'}** → after pretraining **${r.dino.knnFinal === null ? 'n/a' : pct(r.dino.knnFinal) + '%'}** ` +
-    `(per epoch: ${r.dino.knnPerEpoch.map((k) => (k === null ? 'n/a' : pct(k))).join(', ')}). Loss curve: ![DINO loss](dino-loss.png)`);
+    `(after epoch ${r.dino.knnPerEpoch.flatMap((k, e) => (k === null ? [] : [`${e + 1}: ${pct(k)}`])).join(', ')}). Loss curve: ![DINO loss](dino-loss.png)`);
   L.push('');
   L.push('## Table 2: frame level (stage 2: linear probe on the frozen CLS feature; last row: fine-tuned)');
   L.push('');

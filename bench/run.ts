@@ -7,7 +7,6 @@
 // adamw, vlad, augment (the kernels), model (DINO step, ViT-S/8 forward and training step) and
 // data (decode + preprocess speed of the loaders, CPU only; its rows are mapped to the schema).
 // Groups: kernels (every kernel suite), all (kernels, model and data).
-import { mainThreadNice } from '../src/node/index.js';
 import { execSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { cpus, loadavg } from 'node:os';
 import type { Runtime } from '../src/kernels/runtime.js';
 import { adapterKey } from '../src/kernels/adapter-info.js';
 import { writeFileAtomic } from '../src/node/files.js';
+import { mainThreadNice } from '../src/node/index.js';
 import { addPeakFractions, printTable, progress, type BenchReport, type BenchRow } from './harness.js';
 import { measurePeak } from './peak.js';
 import { timingSourceOf } from './measure.js';

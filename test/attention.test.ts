@@ -13,7 +13,7 @@ import { refGradFD, gpuGrads, toF64 } from './helpers/gradcheck.js';
 import { Tensor } from '../src/autograd/tensor.js';
 import {
   attentionForward, attentionForwardPacked, attentionBackward, attentionBackwardPacked, attentionProbs, attentionProbsPacked,
-  FORWARD_VERSIONS, BACKWARD_VERSIONS, attentionSubgroupSize, type AttentionOpts,
+  FORWARD_VERSIONS, BACKWARD_VERSIONS, attentionSubgroupSize, attentionSource, type AttentionOpts,
 } from '../src/kernels/attention.js';
 import { attention, attentionPacked, attentionMaps } from '../src/autograd/ops/attention.js';
 import {
@@ -21,7 +21,6 @@ import {
 } from './reference/attention.js';
 import type { Runtime } from '../src/kernels/runtime.js';
 import { reflectShader } from '../src/kernels/shader-reflection.js';
-import source from '../shaders/attention.wgsl';
 
 let rt: Runtime;
 beforeAll(async () => {
@@ -274,6 +273,7 @@ describe('autograd ops vs finite differences of the reference', () => {
 
 describe('attention.wgsl header', () => {
   it('its version table lists exactly the versioned entry points of the shader', () => {
+    const source = attentionSource(true);
     const entries = [...reflectShader('attention', source).keys()].filter((e) => /_v\d+$/.test(e)).sort();
     const rows = [...source.matchAll(/^\/\/ \| (\w+_v\d+)\s+\|/gm)].map((m) => m[1]).sort();
     expect(rows).toEqual(entries);

@@ -15,7 +15,8 @@
 // Dh) laid out for its lanes, one slice per key split, then copies (sums) it into the dQ view:
 // with B·H >= 12 one slice, as large as dQ itself (78 MB at 64 images of 224 px, under the
 // 128 MiB binding limit), windowed per chunk like the views.
-import fullSource from '../../shaders/attention.wgsl';
+import baseSource from '../../shaders/attention.wgsl';
+import subgroupSource from '../../shaders/attention-subgroup.wgsl';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
 import { contiguous } from '../autograd/view-ops.js';
 import { ceilDiv } from './grid.js';
@@ -60,8 +61,15 @@ export interface AttentionOpts extends Partial<AttentionPlan> {
 
 // ---------------------------------------------------------------- versions per device
 
-const SUBGROUP_MARK = '// ---- subgroup versions ----';
 const sources = new WeakMap<Runtime, string>();
+
+/**
+ * The attention shader: attention.wgsl, followed by attention-subgroup.wgsl (and the `enable`
+ * directive it needs, which must come first) when `withSubgroups`.
+ */
+export function attentionSource(withSubgroups: boolean): string {
+  return withSubgroups ? `enable subgroups;\n${baseSource}\n${subgroupSource}` : baseSource;
+}
 
 /** The device's subgroup size when it is fixed and one the subgroup versions take (4 or 8). */
 export function attentionSubgroupSize(rt: Runtime): number | null {
@@ -72,13 +80,11 @@ export function attentionSubgroupSize(rt: Runtime): number | null {
   return lo;
 }
 
-/** The shader for this device: without usable subgroups, the subgroup section is cut. */
+/** The shader for this device: the subgroup versions only where they can run. */
 function sourceFor(rt: Runtime): string {
   let s = sources.get(rt);
   if (!s) {
-    const at = fullSource.indexOf(SUBGROUP_MARK);
-    if (at < 0) throw new Error('attention.wgsl: subgroup section marker not found');
-    s = attentionSubgroupSize(rt) !== null ? fullSource : fullSource.slice(0, at).replace(/^enable subgroups;\s*$/m, '');
+    s = attentionSource(attentionSubgroupSize(rt) !== null);
     sources.set(rt, s);
   }
   return s;

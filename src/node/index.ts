@@ -37,7 +37,9 @@ export let mainThreadNice: number | null = null;
  * the workers when they want the core. Measured on lavapipe, 2 cores: a DINO step of the tiny
  * preset 1500 -> 1185-1238 ms (`bench model --filter dino-step`, two pairs of runs), and bench
  * timings stop depending on how long the JS thread happened to spin. Not on other systems: there
- * os.setPriority sets the whole process's priority, the driver's threads included.
+ * os.setPriority sets the whole process's priority, the driver's threads included. A device made
+ * later in the same process (initNode after a device loss) gets workers that inherit nice 19:
+ * then they and the JS thread compete as equals again, as before this.
  */
 function yieldToDriver(rt: Runtime, opts: NodeInitOptions): void {
   const env = process.env.MEDIVLAD_MAIN_NICE;

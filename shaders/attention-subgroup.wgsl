@@ -502,7 +502,7 @@ fn attention_bwd_v4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_inv
       gv[c4] = mat4x4<f32>();
     }
     // Keys past the end (clamped copies of key N - 1) must not feed dQ.
-    let kl = vec4<bool>(j0 < p.n, j0 + SG < p.n, j0 + 2u * SG < p.n, j0 + 3u * SG < p.n);
+    let kl = key_live(j0);
     let first = jb == wid.x * 4u * SG;
     for (var i0 = 0u; i0 < p.n; i0 += SG) {
       let il = min(i0 + lane, last);
@@ -514,34 +514,11 @@ fn attention_bwd_v4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_inv
       let li = select(BIG, lse_at(bh, il), i0 + lane < p.n);
       let di = dd_at(bh, il);
       for (var t = 0u; t < SG; t += 4u) {
-        let p0 = exp(rows_dot(t, &kt, &qq) - subgroupShuffle(li, t));
-        let p1 = exp(rows_dot(t + 1u, &kt, &qq) - subgroupShuffle(li, t + 1u));
-        let p2 = exp(rows_dot(t + 2u, &kt, &qq) - subgroupShuffle(li, t + 2u));
-        let p3 = exp(rows_dot(t + 3u, &kt, &qq) - subgroupShuffle(li, t + 3u));
-        let d0 = select(vec4<f32>(0.0), p0 * (rows_dot(t, &vt, &gg) - subgroupShuffle(di, t)), kl);
-        let d1 = select(vec4<f32>(0.0), p1 * (rows_dot(t + 1u, &vt, &gg) - subgroupShuffle(di, t + 1u)), kl);
-        let d2 = select(vec4<f32>(0.0), p2 * (rows_dot(t + 2u, &vt, &gg) - subgroupShuffle(di, t + 2u)), kl);
-        let d3 = select(vec4<f32>(0.0), p3 * (rows_dot(t + 3u, &vt, &gg) - subgroupShuffle(di, t + 3u)), kl);
-        rows_axpy4(t, p0, p1, p2, p3, &gg, &gv);
-        rows_axpy4(t, d0, d1, d2, d3, &qq, &gk);
-        dq_tile(bh, wid.x, i0 + t, lane, first, &kt, d0, d1, d2, d3);
+        let d = bwd_rows(t, &kt, &vt, &gk, &gv, &qq, &gg, li, di, kl);
+        dq_tile(bh, wid.x, i0 + t, lane, first, &kt, d[0], d[1], d[2], d[3]);
       }
     }
-    for (var r = 0u; r < 4u; r++) {
-      let j = j0 + r * SG;
-      if (j < p.n) {
-        let ok = row(p.gk, bh, j);
-        let ov = row(p.gv, bh, j);
-        for (var c4 = 0u; c4 < p.d4; c4++) {
-          let a = rows_col(&gk, c4, r) * p.scale;
-          let b = rows_col(&gv, c4, r);
-          store_dkdv(ok, ov, 4u * c4, a.x, b.x);
-          store_dkdv(ok, ov, 4u * c4 + 1u, a.y, b.y);
-          store_dkdv(ok, ov, 4u * c4 + 2u, a.z, b.z);
-          store_dkdv(ok, ov, 4u * c4 + 3u, a.w, b.w);
-        }
-      }
-    }
+    store_kv_rows(bh, j0, &gk, &gv);
   }
 }
 
@@ -551,7 +528,7 @@ fn attention_bwd_v4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_inv
 
 // P and dS of the lane's four keys (kt = s·k, vt) against queries t..t+3 (qq, gg: lane t's q,
 // dO; li, di: its L, D), accumulated into gv += P^T dO and gk += dS^T q; returns dS with keys
-// past the end (kl false) zeroed, as columns per query, for dQ.
+// past the end (kl false) zeroed, as columns per query, for dQ. One block of v4, each of v5's two.
 fn bwd_rows(t: u32, kt: ptr<function, Rows4x4>, vt: ptr<function, Rows4x4>, gk: ptr<function, Rows4x4>, gv: ptr<function, Rows4x4>, qq: ptr<function, Row4>, gg: ptr<function, Row4>, li: f32, di: f32, kl: vec4<bool>) -> mat4x4<f32> {
   let p0 = exp(rows_dot(t, kt, qq) - subgroupShuffle(li, t));
   let p1 = exp(rows_dot(t + 1u, kt, qq) - subgroupShuffle(li, t + 1u));

@@ -116,10 +116,11 @@ export function planAttention(rt: Runtime, n: number, d: number, views: Tensor[]
     // Forward v5 (8 rows per lane) was as fast as v4 or faster at every bench shape (N 65, 145,
     // 785; B·H 6, 48). The one-pass backward where its dQ reduction fits (subgroups of 8,
     // Dh % 8 == 0) beat the two v3 passes at every shape; of its two, v5 (64 keys per pass)
-    // wins at N = 785 and ties at 145, while at small N its last pass of 64 keys is mostly
-    // padding: v5 from N > 256, v4 below.
+    // wins at N = 785 and, since it skips the half of its last pass that lies past N, at 145
+    // too (scripts/attention-ab.ts bwd 4 5: 1.18x at B·H 6, 1.07x / 1.16x at 48); at N = 65
+    // they tie (1.01x): v5 from N > 128, v4 below.
     if (attentionSubgroupSize(rt) !== 8 || d % 8 !== 0) return { fwd: 5, dkdv: 3, dq: 3, ...base };
-    const bwd = n > 256 ? 5 : 4;
+    const bwd = n > 128 ? 5 : 4;
     return { fwd: 5, dkdv: bwd, dq: bwd, ...base };
   }
   return { fwd: 1, dkdv: 1, dq: 1, ...base };

@@ -1,5 +1,5 @@
-// attention-subgroup: the subgroup versions of fused attention (forward v4, v5; backward v3,
-// v4, v5, and the dQ accumulator copy of the one-pass backward). Math, layouts, bindings 0..11,
+// attention-subgroup: the subgroup versions of fused attention (forward v4..v6; backward
+// v3..v6, and the dQ accumulator copy of the one-pass backward). Math, layouts, bindings 0..11,
 // the helpers they share and the version table are in attention.wgsl; src/kernels/attention.ts
 // compiles `enable subgroups;` + attention.wgsl + this file where the device has subgroups of a
 // fixed size 4 or 8, and attention.wgsl alone elsewhere.
@@ -306,6 +306,69 @@ fn attention_forward_v5(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup
   }
   fwd_store(bh, ia, &aa, ma, la);
   fwd_store(bh, ib, &ab, mb, lb);
+}
+
+// Forward v6: v5 with sixteen owned query rows per lane (four blocks A..D: i0 + (4 b + r)·SG),
+// so each K/V row loaded (the per-lane load loops) and each shuffled key column feed twice
+// v5's products. A block that lies wholly past N is skipped by a uniform branch (at N = 785
+// the last workgroup's rows 800..895: without the skip, 14% of the rows would be tail copies).
+// Paired A/B on lavapipe (scripts/attention-ab.ts fwd 5 6, B·H 48): N = 785 1.13x, N = 145
+// 1.16x; 32 rows per lane (eight blocks) gained nothing more (1.01x).
+@compute @workgroup_size(SG)
+fn attention_forward_v6(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let bh = wid.y;
+  let last = p.n - 1u;
+  let i0 = wid.x * SG * 16u;  // block b owns rows i0 + lane + (4 b + r)·SG, r = 0..3
+  let live_b = i0 + 4u * SG < p.n;
+  let live_c = i0 + 8u * SG < p.n;
+  let live_d = i0 + 12u * SG < p.n;
+  var qa: Rows4x4;   // s · q
+  var qb: Rows4x4;
+  var qc: Rows4x4;
+  var qd: Rows4x4;
+  var aa: Rows4x4;   // Σ_j exp(S_rj - m_r) v_j
+  var ab: Rows4x4;
+  var ac: Rows4x4;
+  var ad: Rows4x4;
+  load_q_rows(bh, i0 + lane, p.scale, &qa);
+  load_q_rows(bh, i0 + lane + 4u * SG, p.scale, &qb);
+  load_q_rows(bh, i0 + lane + 8u * SG, p.scale, &qc);
+  load_q_rows(bh, i0 + lane + 12u * SG, p.scale, &qd);
+  for (var c4 = 0u; c4 < p.d4; c4++) {
+    aa[c4] = mat4x4<f32>();
+    ab[c4] = mat4x4<f32>();
+    ac[c4] = mat4x4<f32>();
+    ad[c4] = mat4x4<f32>();
+  }
+  var ma = vec4<f32>(-BIG);
+  var mb = vec4<f32>(-BIG);
+  var mc = vec4<f32>(-BIG);
+  var md = vec4<f32>(-BIG);
+  var la = vec4<f32>(0.0);
+  var lb = vec4<f32>(0.0);
+  var lc = vec4<f32>(0.0);
+  var ld = vec4<f32>(0.0);
+  let kb = row4(p.k, bh, 0u);
+  let vb = row4(p.v, bh, 0u);
+  var kk: Row4;  // key j0 + lane
+  var vv: Row4;
+  for (var j0 = 0u; j0 < p.n; j0 += SG) {
+    let jl = min(j0 + lane, last);
+    for (var c4 = 0u; c4 < p.d4; c4++) {
+      kk[c4] = k4[kb + jl * (p.k.w / 4u) + c4];
+      vv[c4] = v4[vb + jl * (p.v.w / 4u) + c4];
+    }
+    for (var t = 0u; t < SG; t += 4u) {
+      fwd_rows(t, j0, &qa, &aa, &kk, &vv, &ma, &la);
+      if (live_b) { fwd_rows(t, j0, &qb, &ab, &kk, &vv, &mb, &lb); }
+      if (live_c) { fwd_rows(t, j0, &qc, &ac, &kk, &vv, &mc, &lc); }
+      if (live_d) { fwd_rows(t, j0, &qd, &ad, &kk, &vv, &md, &ld); }
+    }
+  }
+  fwd_store(bh, i0 + lane, &aa, ma, la);
+  fwd_store(bh, i0 + lane + 4u * SG, &ab, mb, lb);
+  fwd_store(bh, i0 + lane + 8u * SG, &ac, mc, lc);
+  fwd_store(bh, i0 + lane + 12u * SG, &ad, md, ld);
 }
 
 // dK/dV: the lane owns key rows j0 + r·SG; blocks of SG queries stream through (lane t loads
@@ -652,6 +715,134 @@ fn attention_bwd_v5(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_inv
     }
     store_kv_rows(bh, ja, &gka, &gva);
     store_kv_rows(bh, jbb, &gkb, &gvb);
+  }
+}
+
+// Backward v6: v5 with sixteen owned key rows per lane (four blocks A..D: j0 + (4 b + r)·SG),
+// 128 keys per pass: each query block's loads (q, dO, L, D) and its dQ reduction and
+// read-modify-write serve twice v5's keys. Blocks wholly past N are skipped (uniform branch),
+// so at N = 785 the last pass works on keys 768..799 only. Paired A/B on lavapipe
+// (scripts/attention-ab.ts bwd 5 6, B·H 48): N = 785 1.05x (CPU 710 -> 685 ms); twelve keys
+// per lane (three blocks) measured the same as sixteen; N = 145 ties with v5.
+
+// dq_at2 for four key blocks (dd_: block D's dS; `dd` names the D buffer).
+fn dq_at4(c: u32, base: u32, first: bool, hi: bool, s1: bool, s0: bool, ka: ptr<function, Rows4x4>, kb: ptr<function, Rows4x4>, kc: ptr<function, Rows4x4>, kd: ptr<function, Rows4x4>, da: mat4x4<f32>, db: mat4x4<f32>, dc: mat4x4<f32>, dd_: mat4x4<f32>) {
+  let alo = (*ka)[c];
+  let ahi = (*ka)[c + DH / 8u];
+  let blo = (*kb)[c];
+  let bhi = (*kb)[c + DH / 8u];
+  let clo = (*kc)[c];
+  let chi = (*kc)[c + DH / 8u];
+  let dlo = (*kd)[c];
+  let dhi = (*kd)[c + DH / 8u];
+  var a: array<vec4<f32>, 4>;
+  for (var u = 0u; u < 4u; u++) {
+    let lo = (da[u] * alo + db[u] * blo) + (dc[u] * clo + dd_[u] * dlo);
+    let up = (da[u] * ahi + db[u] * bhi) + (dc[u] * chi + dd_[u] * dhi);
+    a[u] = select(lo, up, hi) + subgroupShuffleXor(select(up, lo, hi), 4u);
+  }
+  let b0 = select(a[0], a[2], s1) + subgroupShuffleXor(select(a[2], a[0], s1), 2u);
+  let b1 = select(a[1], a[3], s1) + subgroupShuffleXor(select(a[3], a[1], s1), 2u);
+  let r = select(b0, b1, s0) + subgroupShuffleXor(select(b1, b0, s0), 1u);
+  let old = dqs[base + 8u * c];
+  dqs[base + 8u * c] = select(old, vec4<f32>(0.0), first) + r;
+}
+
+fn dq_tile4(bh: u32, split: u32, it: u32, lane: u32, first: bool, ka: ptr<function, Rows4x4>, kb: ptr<function, Rows4x4>, kc: ptr<function, Rows4x4>, kd: ptr<function, Rows4x4>, da: mat4x4<f32>, db: mat4x4<f32>, dc: mat4x4<f32>, dd_: mat4x4<f32>) {
+  let hi = (lane & 4u) != 0u;
+  let s1 = (lane & 2u) != 0u;
+  let s0 = (lane & 1u) != 0u;
+  let base = dqs_tile(bh, split, it) + lane;
+  dq_at4(0u, base, first, hi, s1, s0, ka, kb, kc, kd, da, db, dc, dd_);
+  if (DH > 8u) { dq_at4(1u, base, first, hi, s1, s0, ka, kb, kc, kd, da, db, dc, dd_); }
+  if (DH > 16u) { dq_at4(2u, base, first, hi, s1, s0, ka, kb, kc, kd, da, db, dc, dd_); }
+  if (DH > 24u) { dq_at4(3u, base, first, hi, s1, s0, ka, kb, kc, kd, da, db, dc, dd_); }
+  if (DH > 32u) { dq_at4(4u, base, first, hi, s1, s0, ka, kb, kc, kd, da, db, dc, dd_); }
+  if (DH > 40u) { dq_at4(5u, base, first, hi, s1, s0, ka, kb, kc, kd, da, db, dc, dd_); }
+  if (DH > 48u) { dq_at4(6u, base, first, hi, s1, s0, ka, kb, kc, kd, da, db, dc, dd_); }
+  if (DH > 56u) { dq_at4(7u, base, first, hi, s1, s0, ka, kb, kc, kd, da, db, dc, dd_); }
+}
+
+@compute @workgroup_size(SG)
+fn attention_bwd_v6(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let bh = wid.y;
+  let last = p.n - 1u;
+  let qb = row4(p.q, bh, 0u);
+  let gb = row4(p.go, bh, 0u);
+  var ka: Rows4x4;  // s · k, block A
+  var va: Rows4x4;
+  var gka: Rows4x4; // Σ_i dS_ij q_i
+  var gva: Rows4x4; // Σ_i P_ij dO_i
+  var kb: Rows4x4;
+  var vb: Rows4x4;
+  var gkb: Rows4x4;
+  var gvb: Rows4x4;
+  var kc: Rows4x4;
+  var vc: Rows4x4;
+  var gkc: Rows4x4;
+  var gvc: Rows4x4;
+  var kd: Rows4x4;
+  var vd: Rows4x4;
+  var gkd: Rows4x4;
+  var gvd: Rows4x4;
+  var qq: Row4;     // query i0 + lane
+  var gg: Row4;
+  for (var jb = wid.x * 16u * SG; jb < p.n; jb += 16u * SG * p.ks) {
+    let ja = jb + lane;
+    let jbb = ja + 4u * SG;
+    let jc = ja + 8u * SG;
+    let jd = ja + 12u * SG;
+    load_k_rows(bh, ja, p.scale, &ka);
+    load_v_rows(bh, ja, &va);
+    load_k_rows(bh, jbb, p.scale, &kb);
+    load_v_rows(bh, jbb, &vb);
+    load_k_rows(bh, jc, p.scale, &kc);
+    load_v_rows(bh, jc, &vc);
+    load_k_rows(bh, jd, p.scale, &kd);
+    load_v_rows(bh, jd, &vd);
+    for (var c4 = 0u; c4 < p.d4; c4++) {
+      gka[c4] = mat4x4<f32>();
+      gva[c4] = mat4x4<f32>();
+      gkb[c4] = mat4x4<f32>();
+      gvb[c4] = mat4x4<f32>();
+      gkc[c4] = mat4x4<f32>();
+      gvc[c4] = mat4x4<f32>();
+      gkd[c4] = mat4x4<f32>();
+      gvd[c4] = mat4x4<f32>();
+    }
+    let kla = key_live(ja);
+    let klb = key_live(jbb);
+    let klc = key_live(jc);
+    let kld = key_live(jd);
+    let first = jb == wid.x * 16u * SG;
+    // Uniform: does block b hold a key before N? (Blocks past it: dS = 0, skipped.)
+    let live_b = jb + 4u * SG < p.n;
+    let live_c = jb + 8u * SG < p.n;
+    let live_d = jb + 12u * SG < p.n;
+    for (var i0 = 0u; i0 < p.n; i0 += SG) {
+      let il = min(i0 + lane, last);
+      for (var c4 = 0u; c4 < p.d4; c4++) {
+        qq[c4] = q4[qb + il * (p.q.w / 4u) + c4];
+        gg[c4] = go4[gb + il * (p.go.w / 4u) + c4];
+      }
+      // Queries past the end get L = +BIG: P = exp(S - L) = 0.
+      let li = select(BIG, lse_at(bh, il), i0 + lane < p.n);
+      let di = dd_at(bh, il);
+      for (var t = 0u; t < SG; t += 4u) {
+        let da = bwd_rows(t, &ka, &va, &gka, &gva, &qq, &gg, li, di, kla);
+        var db = mat4x4<f32>();
+        var dc = mat4x4<f32>();
+        var dd_ = mat4x4<f32>();
+        if (live_b) { db = bwd_rows(t, &kb, &vb, &gkb, &gvb, &qq, &gg, li, di, klb); }
+        if (live_c) { dc = bwd_rows(t, &kc, &vc, &gkc, &gvc, &qq, &gg, li, di, klc); }
+        if (live_d) { dd_ = bwd_rows(t, &kd, &vd, &gkd, &gvd, &qq, &gg, li, di, kld); }
+        dq_tile4(bh, wid.x, i0 + t, lane, first, &ka, &kb, &kc, &kd, da, db, dc, dd_);
+      }
+    }
+    store_kv_rows(bh, ja, &gka, &gva);
+    store_kv_rows(bh, jbb, &gkb, &gvb);
+    store_kv_rows(bh, jc, &gkc, &gvc);
+    store_kv_rows(bh, jd, &gkd, &gvd);
   }
 }
 

@@ -1,5 +1,5 @@
 // attention: fused multi-head attention, forward and backward (flash-style, non-causal).
-// The subgroup versions (forward v4, v5; backward v3..v5) are in attention-subgroup.wgsl, which
+// The subgroup versions (forward v4..v6; backward v3..v6) are in attention-subgroup.wgsl, which
 // is compiled after this file where the device has subgroups of 4 or 8 (src/kernels/attention.ts).
 //
 // Math, per (batch b, head h), s the scale (Dh^-0.5 in ViT):
@@ -13,7 +13,7 @@
 //   v1..v3: dK and dV come from one pass over the queries per key row, dQ from one pass over
 //   the keys per query row: no atomics, no N×N buffer, deterministic (each output element is
 //   summed by one invocation in a fixed order). The price is recomputing S and dP in both
-//   passes (7 products). v4, v5: one pass; the dK/dV pass also turns its dS tiles into dQ
+//   passes (7 products). v4..v6: one pass; the dK/dV pass also turns its dS tiles into dQ
 //   contributions, summed per head in a fixed order into a dense accumulator (5 products).
 // Shapes: Q, K, V, O, dO, dQ, dK, dV are (B, H, N, Dh) *views*: element (b, h, i, c) at
 //   off + b·sb + h·sh + i·sn + c, (off, sb, sh, sn) a vec4 uniform per operand. So the same
@@ -25,13 +25,13 @@
 //   v3, workgroup) memory at addresses shared by the workgroup. Forward v4 and bwd v3, v4: one
 //   subgroup per workgroup, four owned rows per lane, streamed rows loaded once per subgroup
 //   and spread by subgroupShuffle (see the subgroup section for why); forward v5 and bwd v5:
-//   eight owned rows per lane. Bwd v4, v5: grid (ks, B·H), key split wid.x walking every
+//   eight owned rows per lane; v6: sixteen. Bwd v4..v6: grid (ks, B·H), key split wid.x walking every
 //   ks-th key block (ks = p.ks: 2 at one image, 1 from two). Tail rows are clamped to N - 1 and masked, never skipped: 0 · NaN from a
 //   poisoned row would still be NaN.
 // Traffic and work per (b, h): Q, K, V read, O written once (4·N·Dh floats), K and V re-read
 //   once per row block (from cache); forward 4·N²·Dh FLOPs and N² exps; backward v1..v3
-//   14·N²·Dh FLOPs (7 products: S and dP twice) and 2·N² exps, v4/v5 10·N²·Dh and N² exps plus
-//   the dQ accumulator read and written once per key pass (N / 32 or N / 64 passes of N·Dh
+//   14·N²·Dh FLOPs (7 products: S and dP twice) and 2·N² exps, v4..v6 10·N²·Dh and N² exps plus
+//   the dQ accumulator read and written once per key pass (N / 32, N / 64 or N / 128 passes of N·Dh
 //   floats, from cache). FLOP per byte ~ N / 4: compute bound.
 //
 // Measured by bench/attention.ts at N = 785, B·H = 6, Dh = 64 (one 224 px image), same run per
@@ -66,6 +66,7 @@
 // | attention_forward_v3   | v2 + K/V tiles of TK keys in workgroup memory (GPUs)  | 1018 / 606 / 0.9           | 0.83    | f58e254-dirty |
 // | attention_forward_v4   | subgroup: 4 rows per lane, shuffled K/V, lazy rescale | 72.2 / 56.2 / 13.1         | -       | f58e254-dirty |
 // | attention_forward_v5   | v4 with 8 query rows per lane (half the K/V loads)    | 68.6 / 43.7 / 13.8         | -       | f58e254-dirty |
+// | attention_forward_v6   | v5 with 16 rows per lane, wholly-tail blocks skipped  | 22.0 / 38.0 / 43.0 (2)     | -       | ab3e1bd-dirty |
 // | attention_bwd_dkdv_v1  | key row per invocation, query by query                | 1796 / 1193 / 1.1          | 1.06    | f58e254-dirty |
 // | attention_bwd_dkdv_v2  | v1 + blocks of KB queries in registers                | 896 / 746 / 2.1            | 1.73    | f58e254-dirty |
 // | attention_bwd_dkdv_v3  | subgroup, as forward v4                               | 150 / 86.9 / 12.6          | -       | f58e254-dirty |
@@ -74,8 +75,12 @@
 // | attention_bwd_dq_v3    | subgroup, as forward v4                               | 128 / 72.1 / 11.1          | -       | f58e254-dirty |
 // | attention_bwd_v4       | v3's dK/dV pass also sums dQ (5 products, not 7)      | 147 / 114 / 16.1           | -       | f58e254-dirty |
 // | attention_bwd_v5       | v4 with 8 key rows per lane (half the q/dO loads, dQ) | 123 / 98.7 / 19.2          | -       | f58e254-dirty |
+// | attention_bwd_v6       | v5 with 16 key rows per lane, tail blocks skipped     | 47.9 / 88.8 / 49.4 (2)     | -       | ab3e1bd-dirty |
 // ("-": the subgroup versions need subgroups of a fixed size 4 or 8; NVIDIA's are 32.)
-// Also: attention_bwd_dot (D), attention_bwd_dq_copy (v4/v5: dQ accumulator -> dQ view),
+// (2) an idle box (load 1.0), JS thread at nice 19, one `bench attention --filter` run: the
+// same run had forward v5 29.2 / 48.3 / 32.4, bwd v5 50.5 / 95.5 / 46.9 and the planned
+// forward + backward (v6, v6) 70.6 ms against unfused 139.6 (paired 2.05x, rounds 1.82-3.13).
+// Also: attention_bwd_dot (D), attention_bwd_dq_copy (v4..v6: dQ accumulator -> dQ view),
 // attention_probs (P for attention maps, small N only).
 
 override DH: u32 = 64u;  // head dim Dh (1..DMAX): a constant to the compiler, so c-loops unroll
@@ -94,7 +99,7 @@ struct Params {
   dd_off: u32,   // element offset of D inside its binding
   d4: u32,       // Dh / 4 as a uniform: loops bounded by it stay rolled (see the subgroup notes)
   kv_split: u32, // 1: dV goes to its own binding gvs (separate tensors), 0: into gkv
-  ks: u32,       // bwd v4/v5: key splits (workgroups per head, each with its own dQ slice)
+  ks: u32,       // bwd v4..v6: key splits (workgroups per head, each with its own dQ slice)
   // (element offset, batch stride, head stride, token stride) of each (B, H, N, Dh) view
   q: vec4<u32>,
   k: vec4<u32>,

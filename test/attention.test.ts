@@ -129,8 +129,8 @@ describe('fused attention vs float64 reference (dense (B, H, N, Dh))', () => {
       }
     });
   }
-  it('backward v4, v5: only dQ, or only dK and dV, asked for', async () => {
-    if (attentionSubgroupSize(getRuntime()) !== 8) return; // v4, v5 need subgroups of 8 (refusal tested below)
+  it('backward v4..v6: only dQ, or only dK and dV, asked for', async () => {
+    if (attentionSubgroupSize(getRuntime()) !== 8) return; // v4..v6 need subgroups of 8 (refusal tested below)
     const c = { B: 1, H: 2, N: 45, d: 64 };
     const shape = [c.B, c.H, c.N, c.d];
     const scale = 1 / 8;
@@ -138,7 +138,7 @@ describe('fused attention vs float64 reference (dense (B, H, N, Dh))', () => {
     const [q, k, v, g] = [qa, ka, va, ga].map((a) => Tensor.fromArray(a, shape));
     const want = attentionBackwardRef(qa, ka, va, ga, c.B * c.H, c.N, c.d, scale);
     const { o, lse } = attentionForward(q, k, v);
-    for (const ver of [4, 5] as const) {
+    for (const ver of [4, 5, 6] as const) {
     const opts = { dkdv: ver, dq: ver };
     const onlyQ = attentionBackward(q, k, v, o, lse, g, opts, { q: true, kv: false });
     expect(onlyQ.dk).toBeNull();
@@ -152,6 +152,8 @@ describe('fused attention vs float64 reference (dense (B, H, N, Dh))', () => {
     for (const t of [q, k, v, g, o, lse]) t.dispose();
     // Key splits: one, and more than the key passes (capped at one split per pass).
     for (const keySplits of [1, 3, 100]) await checkDense({ B: 1, H: 2, N: 161, d: 64 }, { dkdv: 5, dq: 5, keySplits }, 15, true);
+    // v6: 128 keys per pass, so N = 290 has three passes (the last with one live block of four).
+    for (const keySplits of [1, 2, 100]) await checkDense({ B: 1, H: 2, N: 290, d: 64 }, { dkdv: 6, dq: 6, keySplits }, 16, true);
     await expect(checkDense({ B: 1, H: 1, N: 9, d: 64 }, { fwd: 4, dkdv: 4, dq: 3 }, 12, true)).rejects.toThrow(/must be the same version/);
   });
   it('planned versions, Dh = 8 and 16, odd N', async () => {
@@ -206,7 +208,7 @@ describe('packed qkv (B, N, 3·H·Dh) in, (B, N, H·Dh) out', () => {
     await checkPacked({ B: 3, H: 2, N: 9, d: 6 }, { maxBindingBytes: 2048 }, 421);
     // The one-pass backward over chunks: its dQ accumulator is windowed like the views.
     if (attentionSubgroupSize(getRuntime()) === 8) {
-      for (const ver of [4, 5] as const) await checkPacked({ B: 5, H: 2, N: 37, d: 16 }, { fwd: 5, dkdv: ver, dq: ver, maxBindingBytes: 16384 }, 422);
+      for (const ver of [4, 5, 6] as const) await checkPacked({ B: 5, H: 2, N: 37, d: 16 }, { fwd: 5, dkdv: ver, dq: ver, maxBindingBytes: 16384 }, 422);
     }
   });
 });

@@ -11,7 +11,7 @@
 // whole images whose bound windows fit; each window starts at an aligned byte offset and the
 // remainder travels in the operand's offset uniform. One chunk in the common case.
 //
-// The one-pass backward (v4, v5) sums dQ in a dense scratch accumulator (B, H, ks·⌈N / 8⌉·8,
+// The one-pass backward (v4..v6) sums dQ in a dense scratch accumulator (B, H, ks·⌈N / 8⌉·8,
 // Dh) laid out for its lanes, one slice per key split, then copies (sums) it into the dQ view:
 // with B·H >= 12 one slice, as large as dQ itself (78 MB at 64 images of 224 px, under the
 // 128 MiB binding limit), windowed per chunk like the views.
@@ -22,12 +22,17 @@ import { contiguous } from '../autograd/view-ops.js';
 import { ceilDiv } from './grid.js';
 import type { Runtime, BufferRef } from './runtime.js';
 
-/** v1 query per thread; v2 + register blocks; v3 + workgroup-memory K/V tiles; v4 subgroup; v5 subgroup, 8 rows per lane. */
-export type ForwardVersion = 1 | 2 | 3 | 4 | 5;
-/** v1 row per thread; v2 + register blocks; v3 subgroup; v4 subgroup, one pass (dQ from the dK/dV pass); v5 v4 with 8 keys per lane. */
-export type BackwardVersion = 1 | 2 | 3 | 4 | 5;
-export const FORWARD_VERSIONS: readonly ForwardVersion[] = [1, 2, 3, 4, 5];
-export const BACKWARD_VERSIONS: readonly BackwardVersion[] = [1, 2, 3, 4, 5];
+/** v1 query per thread; v2 + register blocks; v3 + workgroup-memory K/V tiles; v4 subgroup; v5 subgroup, 8 rows per lane; v6 16 rows per lane. */
+export type ForwardVersion = 1 | 2 | 3 | 4 | 5 | 6;
+/** v1 row per thread; v2 + register blocks; v3 subgroup; v4 subgroup, one pass (dQ from the dK/dV pass); v5 v4 with 8 keys per lane; v6 16. */
+export type BackwardVersion = 1 | 2 | 3 | 4 | 5 | 6;
+export const FORWARD_VERSIONS: readonly ForwardVersion[] = [1, 2, 3, 4, 5, 6];
+export const BACKWARD_VERSIONS: readonly BackwardVersion[] = [1, 2, 3, 4, 5, 6];
+/**
+ * Rows a lane owns in the subgroup versions: query rows (forward v4..v6) or key rows (the
+ * one-pass backward v4..v6); a workgroup (one subgroup) covers this times the subgroup size.
+ */
+const ROWS_PER_LANE: Partial<Record<number, number>> = { 4: 4, 5: 8, 6: 16 };
 /** Largest head dim: the kernels keep rows in private arrays of this constant size. */
 export const MAX_HEAD_DIM = 64;
 /**
@@ -55,7 +60,7 @@ export interface AttentionOpts extends Partial<AttentionPlan> {
   scale?: number;
   /** Tests: a binding limit below the adapter's, to exercise chunked launches. */
   maxBindingBytes?: number;
-  /** Backward v4/v5: key splits per head (default: enough for MIN_WORKGROUPS, at most one per key pass). */
+  /** One-pass backward (v4..v6): key splits per head (default: enough for MIN_WORKGROUPS, at most one per key pass). */
   keySplits?: number;
 }
 
@@ -114,14 +119,18 @@ export function planAttention(rt: Runtime, n: number, d: number, views: Tensor[]
   if (rt.adapter.family === 'gpu') return { fwd: 3, dkdv: 1, dq: 1, ...base };
   if (subgroupIneligible(rt, d, views) === null) {
     // Forward v5 (8 rows per lane) was as fast as v4 or faster at every bench shape (N 65, 145,
-    // 785; B·H 6, 48). The one-pass backward where its dQ reduction fits (subgroups of 8,
-    // Dh % 8 == 0) beat the two v3 passes at every shape; of its two, v5 (64 keys per pass)
-    // wins at N = 785 and, since it skips the half of its last pass that lies past N, at 145
-    // too (scripts/attention-ab.ts bwd 4 5: 1.18x at B·H 6, 1.07x / 1.16x at 48); at N = 65
-    // they tie (1.01x): v5 from N > 128, v4 below.
-    if (attentionSubgroupSize(rt) !== 8 || d % 8 !== 0) return { fwd: 5, dkdv: 3, dq: 3, ...base };
-    const bwd = n > 128 ? 5 : 4;
-    return { fwd: 5, dkdv: bwd, dq: bwd, ...base };
+    // 785; B·H 6, 48), and v6 (16 rows, tail blocks skipped) faster than v5 at each, where
+    // subgroups are 8 wide (scripts/attention-ab.ts fwd 5 6: 1.13x at N = 785, 1.16x at 145,
+    // B·H 48); with subgroups of 4 (SwiftShader) v5 stays, unmeasured against v6. The one-pass
+    // backward where its dQ reduction fits (subgroups of 8, Dh % 8 == 0) beat the two v3
+    // passes at every shape. Of its versions, v5 (64 keys per pass) beat v4 at N = 785 and,
+    // since it skips the half of its last pass that lies past N, at 145 too (bwd 4 5: 1.18x at
+    // B·H 6, 1.07x / 1.16x at 48); v6 (128 keys) beats v5 at 785 (bwd 5 6: 1.05x at B·H 48)
+    // and ties at 145; v4 and v5 tie at N = 65 (1.01x): v6 from N > 128, v4 below.
+    const fwd = attentionSubgroupSize(rt) === 8 ? 6 : 5;
+    if (attentionSubgroupSize(rt) !== 8 || d % 8 !== 0) return { fwd, dkdv: 3, dq: 3, ...base };
+    const bwd = n > 128 ? 6 : 4;
+    return { fwd, dkdv: bwd, dq: bwd, ...base };
   }
   return { fwd: 1, dkdv: 1, dq: 1, ...base };
 }
@@ -207,7 +216,7 @@ interface Launch {
   rowsPerLane?: number;
   /** Workgroups along x; default ⌈N / rows per workgroup⌉. */
   gridX?: number;
-  /** Backward v4/v5: key splits (the ks uniform). */
+  /** One-pass backward (v4..v6): key splits (the ks uniform). */
   ks?: number;
   /** Storage operands by binding name; (B, H, N, Dh) views except lse, dd, probs. */
   ops: Record<string, Operand>;
@@ -313,7 +322,7 @@ function resolve(
     if (why) throw new Error(`${what}: the subgroup version ${why}`);
   }
   if ((plan.dkdv >= 4 || plan.dq >= 4) && plan.dkdv !== plan.dq) {
-    throw new Error(`${what}: backward v4/v5 compute dQ, dK and dV in one pass; dkdv and dq must be the same version (got ${plan.dkdv}/${plan.dq})`);
+    throw new Error(`${what}: backward v4..v6 compute dQ, dK and dV in one pass; dkdv and dq must be the same version (got ${plan.dkdv}/${plan.dq})`);
   }
   if (plan.dkdv >= 4 && (attentionSubgroupSize(rt) !== 8 || d % 8 !== 0)) {
     throw new Error(`${what}: backward v${plan.dkdv} needs subgroups of 8 and Dh % 8 == 0 (its dQ reduction is three xor steps over column halves; Dh = ${d})`);
@@ -368,7 +377,7 @@ export function attentionForwardInto(q: Tensor, k: Tensor, v: Tensor, o: Tensor,
   launch(q.rt, {
     entry: `attention_forward_v${plan.fwd}`,
     sub: isSubgroup('fwd', plan.fwd),
-    rowsPerLane: plan.fwd === 5 ? 8 : 4,
+    rowsPerLane: ROWS_PER_LANE[plan.fwd] ?? 4,
     ops: {
       q: headView(q, what, 'q', shape), k: headView(k, what, 'k', shape), v: headView(v, what, 'v', shape),
       o: headView(o, what, 'o', shape), lse: denseRows(lse, what, 'lse', [B, H, N]),
@@ -442,7 +451,7 @@ export function attentionBackwardInto(
     // Key splits: each head's key blocks are shared out over ks workgroups, so that a few heads
     // still make enough workgroups to keep the driver's threads busy; each split sums into its
     // own slice of the accumulator, the copy adds them (in a fixed order).
-    const keysPerPass = (plan.dkdv === 5 ? 8 : 4) * attentionSubgroupSize(rt)!;
+    const keysPerPass = (ROWS_PER_LANE[plan.dkdv] ?? 4) * attentionSubgroupSize(rt)!;
     const ks = Math.max(1, Math.min(ceilDiv(N, keysPerPass), opts.keySplits ?? ceilDiv(MIN_WORKGROUPS, B * H)));
     // Laid out for the kernel's lanes (see dqs_tile), N rounded up to a multiple of 8, per split.
     const accShape = [B, H, ks * ceilDiv(N, 8) * 8, d];

@@ -66,7 +66,7 @@
 // | attention_forward_v3   | v2 + K/V tiles of TK keys in workgroup memory (GPUs)  | 1018 / 606 / 0.9           | 0.83    | f58e254-dirty |
 // | attention_forward_v4   | subgroup: 4 rows per lane, shuffled K/V, lazy rescale | 72.2 / 56.2 / 13.1         | -       | f58e254-dirty |
 // | attention_forward_v5   | v4 with 8 query rows per lane (half the K/V loads)    | 68.6 / 43.7 / 13.8         | -       | f58e254-dirty |
-// | attention_forward_v6   | v5 with 16 rows per lane, wholly-tail blocks skipped  | 22.0 / 38.0 / 43.0 (2)     | -       | ab3e1bd-dirty |
+// | attention_forward_v6   | v5 with 16 rows per lane, wholly-tail blocks skipped  | 22.1 / 40.2 / 42.9 (2)     | -       | 8f5f20f       |
 // | attention_bwd_dkdv_v1  | key row per invocation, query by query                | 1796 / 1193 / 1.1          | 1.06    | f58e254-dirty |
 // | attention_bwd_dkdv_v2  | v1 + blocks of KB queries in registers                | 896 / 746 / 2.1            | 1.73    | f58e254-dirty |
 // | attention_bwd_dkdv_v3  | subgroup, as forward v4                               | 150 / 86.9 / 12.6          | -       | f58e254-dirty |
@@ -75,11 +75,12 @@
 // | attention_bwd_dq_v3    | subgroup, as forward v4                               | 128 / 72.1 / 11.1          | -       | f58e254-dirty |
 // | attention_bwd_v4       | v3's dK/dV pass also sums dQ (5 products, not 7)      | 147 / 114 / 16.1           | -       | f58e254-dirty |
 // | attention_bwd_v5       | v4 with 8 key rows per lane (half the q/dO loads, dQ) | 123 / 98.7 / 19.2          | -       | f58e254-dirty |
-// | attention_bwd_v6       | v5 with 16 key rows per lane, tail blocks skipped     | 47.9 / 88.8 / 49.4 (2)     | -       | ab3e1bd-dirty |
+// | attention_bwd_v6       | v5 with 16 key rows per lane, tail blocks skipped     | 47.4 / 89.9 / 49.9 (2)     | -       | 8f5f20f       |
 // ("-": the subgroup versions need subgroups of a fixed size 4 or 8; NVIDIA's are 32.)
-// (2) an idle box (load 1.0), JS thread at nice 19, one `bench attention --filter` run: the
-// same run had forward v5 29.2 / 48.3 / 32.4, bwd v5 50.5 / 95.5 / 46.9 and the planned
-// forward + backward (v6, v6) 70.6 ms against unfused 139.6 (paired 2.05x, rounds 1.82-3.13).
+// (2) `bench attention --peers --save` at 8f5f20f, idle box (load 0.6 before), JS thread at
+// nice 19 (bench/results): the same run had forward v5 29.9 / 48.7 / 31.7, bwd v5 59.6 / 114 /
+// 39.7, and the planned forward + backward (v6, v6) 66.3 / 122 ms against unfused 165.3 / 303
+// (paired 2.03x, rounds 1.56-2.56; at B·H 48 518 vs 1036 ms, paired 2.09x).
 // Also: attention_bwd_dot (D), attention_bwd_dq_copy (v4..v6: dQ accumulator -> dQ view),
 // attention_probs (P for attention maps, small N only).
 

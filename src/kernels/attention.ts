@@ -126,7 +126,10 @@ export function planAttention(rt: Runtime, n: number, d: number, views: Tensor[]
     // passes at every shape. Of its versions, v5 (64 keys per pass) beat v4 at N = 785 and,
     // since it skips the half of its last pass that lies past N, at 145 too (bwd 4 5: 1.18x at
     // B·H 6, 1.07x / 1.16x at 48); v6 (128 keys) beats v5 at 785 (bwd 5 6: 1.05x at B·H 48)
-    // and ties at 145; v4 and v5 tie at N = 65 (1.01x): v6 from N > 128, v4 below.
+    // and ties at 145; v4 and v5 tie at N = 65 (1.01x): v6 from N > 128, v4 below. The v6
+    // kernels compile slower (Dh = 64, cold Mesa shader cache: first launch 5.1 s forward,
+    // 14.5 s backward, against 2.4 s and 5.8 s for v5), once per process until Mesa's disk
+    // cache has them.
     const fwd = attentionSubgroupSize(rt) === 8 ? 6 : 5;
     if (attentionSubgroupSize(rt) !== 8 || d % 8 !== 0) return { fwd, dkdv: 3, dq: 3, ...base };
     const bwd = n > 128 ? 6 : 4;

@@ -39,7 +39,7 @@
 // (median) / CPU ms of the driver's threads per launch (steadier under load) / GFLOPS on wall
 // time. H200 = NVIDIA H200 through Dawn's Vulkan backend, wall ms. GFLOPS count the products
 // a row executes: forward 4·N²·Dh per head, dK/dV pass 8, dQ pass 6, one-pass backward 10
-// (each with the D kernel, v4/v5 with the dQ copy). lavapipe columns: `bench attention --save`
+// (each with the D kernel, v4..v6 with the dQ copy). lavapipe columns: `bench attention --save`
 // at f58e254-dirty (bench/results, load average 2.5 before, 4.9 after: the wall times are
 // inflated, e.g. forward v5 33 ms in quieter runs the same hour), after the subgroup helpers
 // were unrolled by hand (the previous table, d077734-dirty, had forward v4 63.5 / 74, dkdv v3
@@ -50,7 +50,8 @@
 // forward + backward, lavapipe (v5, v5): 197 / 143 ms = 1.04x wall, 1.85x CPU; four more runs
 // that hour: 1.49-2.35x wall, 1.83-2.04x CPU (idle box, earlier: unfused 214 ms wall). The
 // plan before, (v4, v3), measured 1.52x wall at d077734-dirty. H200 (v3, v1): 2.71 ms = 0.62x
-// (its unfused matmuls win there; a tiled GPU backward is missing).
+// (its unfused matmuls win there; a tiled GPU backward is missing). The plan since 8f5f20f,
+// (v6, v6), and its paired ratios against unfused: note (2) under the table.
 // Tried (timing-only variants of forward v4/v5, CPU ms): hot-loop row loads unrolled (slower:
 // 79-88 vs 57), a rank-8 accumulator update (60-63 vs 58-60), scores of four keys per pass over
 // the owned rows (no change), scalar lane-contiguous K/V loads (no change); vec4 lane-contiguous

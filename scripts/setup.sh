@@ -5,6 +5,8 @@
 #
 #   bash scripts/setup.sh            # system packages + npm ci
 #   SETUP_SKIP_APT=1 bash scripts/setup.sh   # npm only
+#   SETUP_PEERS=1 bash scripts/setup.sh      # also the PyTorch CPU peer (`bench model --peers`,
+#                                            # scripts/make-*.py): python3-torch on OpenBLAS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,6 +69,20 @@ if [ "${SETUP_SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null; then
     echo "[setup] installing ${want[*]}"
     apt_update_once
     $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+  fi
+  # The PyTorch peer, opt-in (the tests need no Python: fixtures are committed). Debian's torch
+  # links the generic libblas.so.3; without OpenBLAS the alternatives system gives it the
+  # reference BLAS, ~30x slower on GEMMs: not the peer the project measures against (PyTorch
+  # CPU with OpenBLAS).
+  if [ "${SETUP_PEERS:-0}" = 1 ]; then
+    want=()
+    have_pkg python3-torch || want+=(python3-torch)
+    have_pkg libopenblas0-pthread || want+=(libopenblas0-pthread)
+    if [ ${#want[@]} -gt 0 ]; then
+      echo "[setup] installing ${want[*]}"
+      apt_update_once
+      $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+    fi
   fi
 fi
 

@@ -152,7 +152,9 @@ describe('fused attention vs float64 reference (dense (B, H, N, Dh))', () => {
     for (const t of [q, k, v, g, o, lse]) t.dispose();
     // Key splits: one, and more than the key passes (capped at one split per pass).
     for (const keySplits of [1, 3, 100]) await checkDense({ B: 1, H: 2, N: 161, d: 64 }, { dkdv: 5, dq: 5, keySplits }, 15, true);
-    // v6: 128 keys per pass, so N = 290 has three passes (the last with one live block of four).
+    // v6: 128 keys per pass (four blocks of 32), so N = 290 has three passes; the last (keys
+    // 256..383) has two live blocks, the second holding keys 288 and 289 only (the ViT-shape test
+    // below covers a last pass with one live block).
     for (const keySplits of [1, 2, 100]) await checkDense({ B: 1, H: 2, N: 290, d: 64 }, { dkdv: 6, dq: 6, keySplits }, 16, true);
     await expect(checkDense({ B: 1, H: 1, N: 9, d: 64 }, { fwd: 4, dkdv: 4, dq: 3 }, 12, true)).rejects.toThrow(/must be the same version/);
   });

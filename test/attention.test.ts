@@ -110,6 +110,9 @@ describe('fused attention vs float64 reference (dense (B, H, N, Dh))', () => {
       if (fwd >= 4) {
         await checkDense({ B: 1, H: 3, N: 145, d: 64 }, { fwd, scale: 0.3 }, 13, false);
         await checkDense({ B: 2, H: 1, N: 161, d: 16 }, { fwd }, 14, false);
+        // Dh = 12 and 4: a multiple of 4 but not of 8, and the smallest.
+        await checkDense({ B: 1, H: 2, N: 37, d: 12 }, { fwd }, 17, false);
+        await checkDense({ B: 1, H: 1, N: 70, d: 4 }, { fwd }, 18, false);
       }
     });
   }

@@ -148,6 +148,22 @@ fn load_go_rows(bh: u32, i0: u32, dst: ptr<function, Rows4x4>) {
   for (var c4 = 0u; c4 < p.d4; c4++) { (*dst)[c4] = transpose(mat4x4<f32>(go4[b0 + c4], go4[b1 + c4], go4[b2 + c4], go4[b3 + c4])); }
 }
 
+// One streamed row per lane, as vec4s: key and value row jl (forward v4..v6, dQ v3; kb, vb:
+// row 0 of the head), query and dO row il (dK/dV v3, one-pass backward v4..v6; qb, gb
+// likewise). The loop is bounded by the uniform p.d4, so it stays rolled (see the header).
+fn load_kv_row(kb: u32, vb: u32, jl: u32, kk: ptr<function, Row4>, vv: ptr<function, Row4>) {
+  for (var c4 = 0u; c4 < p.d4; c4++) {
+    (*kk)[c4] = k4[kb + jl * (p.k.w / 4u) + c4];
+    (*vv)[c4] = v4[vb + jl * (p.v.w / 4u) + c4];
+  }
+}
+fn load_qg_row(qb: u32, gb: u32, il: u32, qq: ptr<function, Row4>, gg: ptr<function, Row4>) {
+  for (var c4 = 0u; c4 < p.d4; c4++) {
+    (*qq)[c4] = q4[qb + il * (p.q.w / 4u) + c4];
+    (*gg)[c4] = go4[gb + il * (p.go.w / 4u) + c4];
+  }
+}
+
 // Column r of a transposed block, times f, as vec4s (for the final stores).
 fn rows_col(a: ptr<function, Rows4x4>, c4: u32, r: u32) -> vec4<f32> {
   let m = (*a)[c4];
@@ -180,10 +196,7 @@ fn attention_forward_v4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup
   var vv: Row4;
   for (var j0 = 0u; j0 < p.n; j0 += SG) {
     let jl = min(j0 + lane, last);
-    for (var c4 = 0u; c4 < p.d4; c4++) {
-      kk[c4] = k4[kb + jl * (p.k.w / 4u) + c4];
-      vv[c4] = v4[vb + jl * (p.v.w / 4u) + c4];
-    }
+    load_kv_row(kb, vb, jl, &kk, &vv);
     for (var t = 0u; t < SG; t += 4u) {
       // Keys past the end score -BIG, so exp gives 0.
       let s0 = select(vec4<f32>(-BIG), rows_dot(t, &qt, &kk), j0 + t < p.n);
@@ -295,10 +308,7 @@ fn attention_forward_v5(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup
   var vv: Row4;
   for (var j0 = 0u; j0 < p.n; j0 += SG) {
     let jl = min(j0 + lane, last);
-    for (var c4 = 0u; c4 < p.d4; c4++) {
-      kk[c4] = k4[kb + jl * (p.k.w / 4u) + c4];
-      vv[c4] = v4[vb + jl * (p.v.w / 4u) + c4];
-    }
+    load_kv_row(kb, vb, jl, &kk, &vv);
     for (var t = 0u; t < SG; t += 4u) {
       fwd_rows(t, j0, &qa, &aa, &kk, &vv, &ma, &la);
       fwd_rows(t, j0, &qb, &ab, &kk, &vv, &mb, &lb);
@@ -354,10 +364,7 @@ fn attention_forward_v6(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup
   var vv: Row4;
   for (var j0 = 0u; j0 < p.n; j0 += SG) {
     let jl = min(j0 + lane, last);
-    for (var c4 = 0u; c4 < p.d4; c4++) {
-      kk[c4] = k4[kb + jl * (p.k.w / 4u) + c4];
-      vv[c4] = v4[vb + jl * (p.v.w / 4u) + c4];
-    }
+    load_kv_row(kb, vb, jl, &kk, &vv);
     for (var t = 0u; t < SG; t += 4u) {
       fwd_rows(t, j0, &qa, &aa, &kk, &vv, &ma, &la);
       if (live_b) { fwd_rows(t, j0, &qb, &ab, &kk, &vv, &mb, &lb); }
@@ -394,10 +401,7 @@ fn attention_bwd_dkdv_v3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgrou
   var gg: Row4;
   for (var i0 = 0u; i0 < p.n; i0 += SG) {
     let il = min(i0 + lane, last);
-    for (var c4 = 0u; c4 < p.d4; c4++) {
-      qq[c4] = q4[qb + il * (p.q.w / 4u) + c4];
-      gg[c4] = go4[gb + il * (p.go.w / 4u) + c4];
-    }
+    load_qg_row(qb, gb, il, &qq, &gg);
     // Queries past the end get L = +BIG: P = exp(S - L) = 0.
     let li = select(BIG, lse_at(bh, il), i0 + lane < p.n);
     let di = dd_at(bh, il);
@@ -451,10 +455,7 @@ fn attention_bwd_dq_v3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_
   var vv: Row4;
   for (var j0 = 0u; j0 < p.n; j0 += SG) {
     let jl = min(j0 + lane, last);
-    for (var c4 = 0u; c4 < p.d4; c4++) {
-      kk[c4] = k4[kb + jl * (p.k.w / 4u) + c4];
-      vv[c4] = v4[vb + jl * (p.v.w / 4u) + c4];
-    }
+    load_kv_row(kb, vb, jl, &kk, &vv);
     for (var t = 0u; t < SG; t += 4u) {
       // Keys past the end: dS = 0.
       let d0 = select(vec4<f32>(0.0), exp(rows_dot(t, &qt, &kk) - li) * (rows_dot(t, &gt, &vv) - di), j0 + t < p.n);
@@ -569,10 +570,7 @@ fn attention_bwd_v4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_inv
     let first = jb == wid.x * 4u * SG;
     for (var i0 = 0u; i0 < p.n; i0 += SG) {
       let il = min(i0 + lane, last);
-      for (var c4 = 0u; c4 < p.d4; c4++) {
-        qq[c4] = q4[qb + il * (p.q.w / 4u) + c4];
-        gg[c4] = go4[gb + il * (p.go.w / 4u) + c4];
-      }
+      load_qg_row(qb, gb, il, &qq, &gg);
       // Queries past the end get L = +BIG: P = exp(S - L) = 0.
       let li = select(BIG, lse_at(bh, il), i0 + lane < p.n);
       let di = dd_at(bh, il);
@@ -699,10 +697,7 @@ fn attention_bwd_v5(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_inv
     let live_b = jb + 4u * SG < p.n;
     for (var i0 = 0u; i0 < p.n; i0 += SG) {
       let il = min(i0 + lane, last);
-      for (var c4 = 0u; c4 < p.d4; c4++) {
-        qq[c4] = q4[qb + il * (p.q.w / 4u) + c4];
-        gg[c4] = go4[gb + il * (p.go.w / 4u) + c4];
-      }
+      load_qg_row(qb, gb, il, &qq, &gg);
       // Queries past the end get L = +BIG: P = exp(S - L) = 0.
       let li = select(BIG, lse_at(bh, il), i0 + lane < p.n);
       let di = dd_at(bh, il);
@@ -821,10 +816,7 @@ fn attention_bwd_v6(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_inv
     let live_d = jb + 12u * SG < p.n;
     for (var i0 = 0u; i0 < p.n; i0 += SG) {
       let il = min(i0 + lane, last);
-      for (var c4 = 0u; c4 < p.d4; c4++) {
-        qq[c4] = q4[qb + il * (p.q.w / 4u) + c4];
-        gg[c4] = go4[gb + il * (p.go.w / 4u) + c4];
-      }
+      load_qg_row(qb, gb, il, &qq, &gg);
       // Queries past the end get L = +BIG: P = exp(S - L) = 0.
       let li = select(BIG, lse_at(bh, il), i0 + lane < p.n);
       let di = dd_at(bh, il);

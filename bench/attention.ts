@@ -113,7 +113,8 @@ function fusedPass(x: Inputs, opts: AttentionOpts, fwd: { o: Tensor; lse: Tensor
 
 function unfused(x: Inputs, bh: number, n: number, backward: boolean): () => void {
   const s = 1 / Math.sqrt(DH);
-  const [q, k, v, g] = [x.q, x.k, x.v, x.g].map((t) => t.view([bh, n, DH]));
+  // (B, H, N, Dh) dense -> (B·H, N, Dh): the same storage, its own strides.
+  const [q, k, v, g] = [x.q, x.k, x.v, x.g].map((t) => t.view([bh, n, DH], [n * DH, DH, 1], t.offset));
   return () => {
     const S = matmul(q, k, { transB: true, alpha: s });
     const P = softmaxForward(S);

@@ -162,10 +162,47 @@ export function printTable(rows: BenchRow[]): string {
       ...(paired ? [isPaired(r.paired_vs_unfused) ? `${r.paired_vs_unfused.median.toFixed(2)}x (${r.paired_vs_unfused.min.toFixed(2)}-${r.paired_vs_unfused.max.toFixed(2)})` : '-'] : []),
     ];
   });
+  return markdownTable(head, body);
+}
+
+function markdownTable(head: string[], body: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   return [fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(fmt)].join('\n');
 }
+
+interface ProfileCell {
+  kernel: string;
+  dispatches: number;
+  ms: number;
+  share: number;
+}
+
+/**
+ * The per-kernel profiles of the rows that have one (`bench --profile`), a table each: the `top`
+ * slowest kernels, then the rest summed. Empty when no row was profiled.
+ */
+export function printProfiles(rows: BenchRow[], top = 12): string {
+  const out: string[] = [];
+  for (const r of rows) {
+    const prof = r.profile as ProfileCell[] | undefined;
+    if (!Array.isArray(prof) || prof.length === 0) continue;
+    const total = prof.reduce((s, k) => s + k.ms, 0);
+    const shown = prof.slice(0, top);
+    const rest = prof.slice(top);
+    const body = shown.map((k) => [k.kernel, fmtCount(k.dispatches), fmtMs(k.ms), `${(100 * k.share).toFixed(1)}%`]);
+    if (rest.length) {
+      const ms = rest.reduce((s, k) => s + k.ms, 0);
+      body.push([`(${rest.length} more)`, fmtCount(rest.reduce((s, k) => s + k.dispatches, 0)), fmtMs(ms), `${(100 * (total > 0 ? ms / total : 0)).toFixed(1)}%`]);
+    }
+    body.push(['sum of kernels', fmtCount(prof.reduce((s, k) => s + k.dispatches, 0)), fmtMs(total), '100%']);
+    out.push(`profile: ${r.kernel} ${r.shape} (GPU time per launch, dispatch by dispatch; the row's median: ${fmtMs(r.ms_median)} ms)`, '');
+    out.push(markdownTable(['kernel', 'dispatches', 'ms', 'share'], body), '');
+  }
+  return out.join('\n');
+}
+
+const fmtCount = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(2));
 
 /**
  * Attach ratio_vs_<peer> = peer ms / our ms to each row (> 1 means we are faster), on one clock

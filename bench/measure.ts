@@ -17,6 +17,9 @@
 //      `wall_ms_median` is always there (peers are wall-clocked, so ratios use it).
 //   5. `buffers_created_steady`: buffers created after the first call (0 when the pool reuses),
 //      `cpu_ms`: CPU time per launch of the driver's worker threads (bench/harness.ts).
+//   6. With `bench --profile` (setProfile): one more sample of `inner` launches, untimed, with
+//      every dispatch timestamped (Runtime.startProfile): `profile` lists the GPU ms and
+//      dispatches per launch of each kernel, slowest first, and its share of their sum.
 import type { Runtime } from '../src/kernels/runtime.js';
 import { GpuTimer } from './gpu-timer.js';
 import { summarize, workerCpuMs, type Timing } from './harness.js';
@@ -35,6 +38,18 @@ export interface Measured extends Timing {
   peak_bytes: number;
   extra_bytes: number;
   cpu_ms: number | null;
+  /** With setProfile: GPU time per launch of each kernel (one extra, untimed sample). */
+  profile?: ProfileLine[];
+}
+
+export interface ProfileLine {
+  kernel: string;
+  /** Dispatches per launch. */
+  dispatches: number;
+  /** GPU ms per launch. */
+  ms: number;
+  /** Share of the summed kernel time. */
+  share: number;
 }
 
 export interface MeasureOpts {
@@ -58,6 +73,32 @@ const wallOnly = new WeakSet<Runtime>();
 export function setGpuTimestamps(rt: Runtime, on: boolean): void {
   if (on) wallOnly.delete(rt);
   else wallOnly.add(rt);
+}
+
+const profiled = new WeakMap<Runtime, { shapes: boolean }>();
+
+/**
+ * Per-kernel profiles on rt's rows (`--profile`, `--profile-shapes`: one line per kernel and
+ * launch shape): an extra sample each, see the header (6). null turns it off.
+ */
+export function setProfile(rt: Runtime, opts: { shapes: boolean } | null): void {
+  if (opts) profiled.set(rt, opts);
+  else profiled.delete(rt);
+}
+
+/** GPU time per kernel over `n` launches, per launch (Runtime.startProfile). */
+export async function profileLaunches(rt: Runtime, launch: () => void, n: number, opts: { shapes?: boolean } = {}): Promise<ProfileLine[]> {
+  await rt.sync();
+  rt.startProfile(opts);
+  try {
+    for (let i = 0; i < n; i++) launch();
+  } catch (e) {
+    await rt.stopProfile().catch(() => undefined);
+    throw e;
+  }
+  const { kernels } = await rt.stopProfile();
+  const total = kernels.reduce((s, k) => s + k.ms, 0);
+  return kernels.map((k) => ({ kernel: k.kernel, dispatches: k.dispatches / n, ms: k.ms / n, share: total > 0 ? k.ms / total : 0 }));
 }
 
 /** The timer for rt, or null without 'timestamp-query' (or when turned off). */
@@ -123,6 +164,8 @@ export async function measure(rt: Runtime, launch: () => void, opts: MeasureOpts
   for (let i = 0; i < repeat; i++) samples.push(await sample(rt, launch, inner, timer));
   const cpu1 = workerCpuMs();
   const c2 = rt.counters;
+  const prof = profiled.get(rt);
+  const profile = prof ? await profileLaunches(rt, launch, inner, prof) : undefined;
 
   // 4. timing source: timestamps only when every timed sample has them
   const gpu = samples.every((s) => s.gpu !== null);
@@ -141,6 +184,7 @@ export async function measure(rt: Runtime, launch: () => void, opts: MeasureOpts
     peak_bytes: c1.peakBytesLive,
     extra_bytes: c1.peakBytesLive - c0.bytesLive,
     cpu_ms: cpu0 === null || cpu1 === null ? null : (cpu1 - cpu0) / (repeat * inner),
+    ...(profile ? { profile } : {}),
   };
 }
 

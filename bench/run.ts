@@ -15,7 +15,7 @@ import type { Runtime } from '../src/kernels/runtime.js';
 import { adapterKey } from '../src/kernels/adapter-info.js';
 import { writeFileAtomic } from '../src/node/files.js';
 import { mainThreadNice } from '../src/node/index.js';
-import { addPeakFractions, printTable, progress, type BenchReport, type BenchRow } from './harness.js';
+import { addPeakFractions, printProfiles, printTable, progress, type BenchReport, type BenchRow } from './harness.js';
 import { measurePeak } from './peak.js';
 import { timingSourceOf } from './measure.js';
 import { benchMatmul } from './matmul.js';
@@ -160,10 +160,14 @@ export function reportHeader(report: BenchReport, note = ''): string[] {
   ];
 }
 
-/** Markdown: the header and the table. */
+/** Markdown: the header, the table, and the per-kernel profiles of `--profile`. */
 export function reportMarkdown(report: BenchReport, suite: string, note = ''): string {
   const a = report.adapter;
-  return [`# bench ${suite}: ${a.description || a.device || a.family}`, '', ...reportHeader(report, note).flatMap((l) => [l, '']), printTable(report.rows), ''].join('\n');
+  const profiles = printProfiles(report.rows);
+  return [
+    `# bench ${suite}: ${a.description || a.device || a.family}`, '', ...reportHeader(report, note).flatMap((l) => [l, '']), printTable(report.rows), '',
+    ...(profiles ? [profiles] : []),
+  ].join('\n');
 }
 
 /**

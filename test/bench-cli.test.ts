@@ -78,6 +78,26 @@ describe('medivlad bench', () => {
     if (rep.adapter.isSoftware && process.platform === 'linux') expect(rep.host.main_thread_nice).toBe(19);
   });
 
+  it('bench --profile: GPU time per kernel of each row; the unfused baseline is six matmuls and two softmaxes, no copies', () => {
+    const r = run(['bench', 'attention', '--filter', 'unfused fwd\\+bwd.*B·H 6 N 65 ', '--repeat', '1', '--profile', '--json']);
+    expect(r.code, r.err).toBe(0);
+    const rep = JSON.parse(r.out);
+    expect(rep.rows.length).toBe(1);
+    const prof = rep.rows[0].profile as { kernel: string; dispatches: number; ms: number; share: number }[];
+    const count = (re: RegExp) => prof.filter((k) => re.test(k.kernel)).reduce((n, k) => n + k.dispatches, 0);
+    expect(count(/^matmul\//)).toBe(6);
+    expect(count(/^softmax\/softmax_forward/)).toBe(1);
+    expect(count(/^softmax\/softmax_backward/)).toBe(1);
+    expect(count(/./)).toBe(8); // (B, H, N, Dh) -> (B·H, N, Dh) is a view: nothing is copied
+    expect(prof.reduce((s, k) => s + k.share, 0)).toBeCloseTo(1, 9);
+    for (const k of prof) expect(k.ms).toBeGreaterThanOrEqual(0);
+    const t = run(['bench', 'attention', '--filter', 'attention fwd v\\d B·H 6 N 65 ', '--repeat', '1', '--profile-shapes']);
+    expect(t.code, t.err).toBe(0);
+    expect(t.out).toMatch(/^profile: attention fwd v\d B·H 6 N 65 Dh 64 \(GPU time per launch/m);
+    expect(t.out).toMatch(/^\| attention\/attention_forward_v\d \[attention forward B 1 H 6 N 65 Dh 64[^|]*\| 1 +\|/m);
+    expect(t.out).toMatch(/^\| sum of kernels +\| 1 +\|/m);
+  });
+
   it('bench compare A.json B.json prints the table; --json the comparison', () => {
     const dir = mkdtempSync(join(tmpdir(), 'medivlad-bench-cmp-'));
     const adapter = { description: 'test adapter', family: 'lavapipe' };

@@ -117,6 +117,22 @@ describe('scopes', () => {
     expect(rt.counters.bytesLive).toBe(live0);
     expect(() => x.buffer).toThrow(/already disposed/);
   });
+
+  it('a view with a stride per dim inside its storage is fine; anything else is a clear error', () => {
+    const x = Tensor.fromArray(randomArray(2 * 3 * 5 * 7, 4), [2, 3, 5, 7]);
+    const ok = x.view([6, 5, 7], [35, 7, 1], 0);
+    expect(ok.isContiguous).toBe(true);
+    ok.dispose();
+    const flip = x.view([5], [-7], 28); // rows 4, 3, .., 0 of the first (5, 7) block, column 0
+    flip.dispose();
+    // A 4-d tensor's strides kept for a 3-d view: once silently read past the data.
+    expect(() => x.view([6, 5, 7])).toThrow(/tensor view \(6, ?5, ?7\).*4 strides for 3 dims/);
+    expect(() => x.view([2, 3, 5, 8], [105, 35, 7, 1], 0)).toThrow(/outside its storage of 210 elements/);
+    expect(() => x.view([5], [-7], 27)).toThrow(/spans elements -1\.\.27/);
+    expect(() => x.view([2], [1], -1)).toThrow(/offset >= 0/);
+    expect(() => x.view([2.5], [1], 0)).toThrow(/non-negative integers/);
+    x.dispose();
+  });
 });
 
 describe('errors name the kernel and the shapes', () => {

@@ -59,6 +59,28 @@ function checkShape(shape: readonly number[], what: string): void {
 
 let nextId = 1;
 
+/**
+ * A view must name one stride per dim and stay inside its storage: a stride list of another
+ * length (say, a 4-d tensor's strides kept for a 3-d view) would otherwise read far past the
+ * data, silently (Dawn clamps out-of-range loads).
+ */
+function checkLayout(storage: Storage, shape: readonly number[], strides: readonly number[], offset: number): void {
+  const what = `tensor view ${shapeStr(shape)} strides ${shapeStr(strides)} offset ${offset}`;
+  if (strides.length !== shape.length) throw new Error(`${what}: ${strides.length} strides for ${shape.length} dims`);
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`${what}: dims must be non-negative integers`);
+  if (!strides.every(Number.isInteger) || !Number.isInteger(offset) || offset < 0) throw new Error(`${what}: strides and offset must be integers, offset >= 0`);
+  if (shape.some((d) => d === 0)) return;
+  let lo = offset;
+  let hi = offset;
+  for (let i = 0; i < shape.length; i++) {
+    const span = (shape[i] - 1) * strides[i];
+    if (span < 0) lo += span;
+    else hi += span;
+  }
+  const elems = Math.floor(storage.bytes / 4);
+  if (lo < 0 || hi >= elems) throw new Error(`${what}: spans elements ${lo}..${hi}, outside its storage of ${elems} elements`);
+}
+
 export class Tensor {
   readonly id = nextId++;
   readonly dtype: DType = 'f32';
@@ -79,6 +101,7 @@ export class Tensor {
     /** Offset into the storage, in elements. */
     readonly offset = 0,
   ) {
+    checkLayout(storage, shape, strides, offset);
     storage.retain();
     registerInScope(this);
   }

@@ -1,5 +1,5 @@
 // `medivlad bench <suite|group> [--json] [--save] [--peers] [--driver D] [--repeat N]
-//  [--filter RE] [--tune] [--no-robustness] [--no-timestamps] [--spin-wait]`: kernel and model
+//  [--filter RE] [--tune] [--no-robustness] [--no-timestamps] [--spin-wait] [--profile]`: kernel and model
 // benchmarks, the adapter's measured peak first; with --peers, tfjs-webgpu on the same adapter
 // and PyTorch CPU on the same machine, in the same run.
 // `medivlad bench compare A.json B.json [--json]`: two saved reports row by row (no GPU).
@@ -10,9 +10,9 @@ import { initNode } from '../node/index.js';
 import { nodeTuneStore } from '../node/autotune-store.js';
 import { autotunerFor } from '../kernels/autotune.js';
 import { runBench, saveReport, suiteNames, resolveSuites, reportHeader, GROUPS } from '../../bench/run.js';
-import { printTable } from '../../bench/harness.js';
+import { printProfiles, printTable } from '../../bench/harness.js';
 import type { SoakOpts } from '../../bench/soak.js';
-import { setGpuTimestamps } from '../../bench/measure.js';
+import { setGpuTimestamps, setProfile } from '../../bench/measure.js';
 import { compareMarkdown, compareReports, loadReport } from '../../bench/compare.js';
 
 interface BenchArgs {
@@ -28,6 +28,8 @@ interface BenchArgs {
   robustness: boolean;
   timestamps: boolean;
   'spin-wait': boolean;
+  profile: boolean;
+  'profile-shapes': boolean;
   steps?: number;
 }
 
@@ -60,6 +62,12 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option('peers', { type: 'boolean', default: false, describe: 'also time tfjs-webgpu (same adapter) and PyTorch CPU (model rows); slow on CPU adapters' })
       .option('timestamps', { type: 'boolean', default: true, describe: "GPU timestamps where the adapter has 'timestamp-query' (--no-timestamps: wall clock)" })
       .option('spin-wait', { type: 'boolean', default: false, describe: "let Dawn spin the JS thread while waiting for the GPU (the runtime's default on software adapters is to sleep first)" })
+      .option('profile', {
+        type: 'boolean',
+        default: false,
+        describe: "after each row's timed samples, one more sample with every dispatch timestamped: GPU time per kernel (needs 'timestamp-query')",
+      })
+      .option('profile-shapes', { type: 'boolean', default: false, describe: 'as --profile, one line per kernel and launch shape' })
       .option('steps', { type: 'number', describe: 'soak only: DINO training steps (default 1000)' })
       .option('save', { type: 'boolean', default: false, describe: 'write bench/results/<adapter>-<suite>.json and .md (one pair per suite)' })
       .option('tune', { type: 'boolean', default: false, describe: 'autotune each matmul shape before timing it (choices cached in $MEDIVLAD_CACHE_DIR or ~/.cache/medivlad)' })
@@ -85,6 +93,10 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     const rt = await initNode({ driver: args.driver as 'auto' | undefined, dawnFlags });
     if (args['spin-wait']) rt.sleepBeforeWait = false;
     if (!args.timestamps) setGpuTimestamps(rt, false);
+    if (args.profile || args['profile-shapes']) {
+      if (!rt.device.features.has('timestamp-query')) throw new Error(`bench --profile: the adapter (${rt.adapter.description || rt.adapter.family}) has no 'timestamp-query' feature, so per-kernel GPU times cannot be measured`);
+      setProfile(rt, { shapes: args['profile-shapes'] });
+    }
     // Tuned kernel choices persist per adapter (src/node/autotune-store.ts).
     await autotunerFor(rt).useStore(nodeTuneStore(rt.adapter));
     const soak: SoakOpts = { steps: args.steps, save: args.save }; // read by bench/soak.ts only
@@ -98,9 +110,10 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       return;
     }
     const a = report.adapter;
+    const profiles = printProfiles(report.rows);
     process.stdout.write(
       `adapter: ${a.description || a.family} (${a.family}, ${a.driver})${args.robustness ? '' : ', robustness off'}\n` +
-        `${reportHeader(report).join('\n')}\n\n${printTable(report.rows)}\n`,
+        `${reportHeader(report).join('\n')}\n\n${printTable(report.rows)}\n${profiles ? `\n${profiles}` : ''}`,
     );
   },
 };

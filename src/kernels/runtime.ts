@@ -16,8 +16,10 @@ import { BufferPool } from './buffer-pool.js';
 import { PipelineCache, type Kernel } from './pipeline-cache.js';
 import { packUniform } from './shader-reflection.js';
 import type { AdapterSummary } from './adapter-info.js';
+import { DispatchProfiler, type KernelTime } from './profiler.js';
 
 export type { Kernel } from './pipeline-cache.js';
+export type { KernelTime } from './profiler.js';
 
 export interface BufferRef {
   buffer: GPUBuffer;
@@ -87,6 +89,8 @@ export class Runtime {
   private uncaptured: string[] = [];
   private counts = { dispatches: 0, submits: 0, uploads: 0, readbacks: 0 };
   private destroyed = false;
+  private profiler: DispatchProfiler | null = null;
+  private profileShapes = false;
 
   constructor(
     readonly device: GPUDevice,
@@ -189,10 +193,22 @@ export class Runtime {
     }
 
     const bindGroup = this.device.createBindGroup({ layout: compiled.layout, entries, label: where });
-    const pass = this.openPass();
-    pass.setPipeline(compiled.pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(x, y, z);
+    if (this.profiler) {
+      // Profiling: a pass of its own, timestamped at its beginning and end (src/kernels/profiler.ts).
+      if (this.profiler.full) this.flush();
+      this.closePass();
+      const name = this.profileShapes ? where.slice('kernel '.length) : `${kernel.name}/${kernel.entry}`;
+      const pass = this.openEncoder().beginComputePass({ timestampWrites: this.profiler.next(name) });
+      pass.setPipeline(compiled.pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(x, y, z);
+      pass.end();
+    } else {
+      const pass = this.openPass();
+      pass.setPipeline(compiled.pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(x, y, z);
+    }
     this.counts.dispatches++;
     this.batchKernels.push(where);
   }
@@ -231,8 +247,10 @@ export class Runtime {
     if (this.uniformUsed > 0) {
       this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformMirror, 0, this.uniformUsed * UNIFORM_SLOT);
     }
+    const afterSubmit = this.profiler?.resolve(this.encoder) ?? null;
     const cmd = this.encoder.finish();
     this.device.queue.submit([cmd]);
+    afterSubmit?.();
     this.counts.submits++;
     this.encoder = null;
     this.uniformUsed = 0;
@@ -285,6 +303,38 @@ export class Runtime {
     if (nap > 0 && t2 - t1 < 1) this.waitEstimateMs *= 0.5;
     else this.waitEstimateMs = 0.5 * this.waitEstimateMs + 0.5 * (t2 - t0);
     return v;
+  }
+
+  // ---------------------------------------------------------------- profiling
+
+  /**
+   * Start charging every dispatch's GPU time to its kernel (`name/entry`, or with `shapes` the
+   * launcher's shape string too). Each dispatch then runs in a pass of its own; see
+   * src/kernels/profiler.ts. Needs the device feature 'timestamp-query'.
+   */
+  startProfile(opts: { shapes?: boolean } = {}): void {
+    this.checkAlive('startProfile');
+    if (this.profiler) throw new Error('startProfile: a profile is already running');
+    if (!this.device.features.has('timestamp-query')) {
+      throw new Error(`startProfile: the device has no 'timestamp-query' feature (adapter ${this.adapter.description}), so per-kernel GPU times cannot be measured`);
+    }
+    this.flush(); // work recorded before the profile is not charged to it
+    this.profiler = new DispatchProfiler(this.device);
+    this.profileShapes = opts.shapes ?? false;
+  }
+
+  /** Stop profiling: flush, wait for the timestamps, and return the per-kernel totals (slowest first). */
+  async stopProfile(): Promise<{ kernels: KernelTime[]; dropped: number }> {
+    const prof = this.profiler;
+    if (!prof) throw new Error('stopProfile: no profile is running (call startProfile first)');
+    this.flush();
+    this.profiler = null;
+    try {
+      await this.sync();
+      return await prof.collect();
+    } finally {
+      prof.destroy();
+    }
   }
 
   // ---------------------------------------------------------------- memory

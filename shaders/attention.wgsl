@@ -81,7 +81,11 @@
 // (2) `bench attention --peers --save` at 8f5f20f, idle box (load 0.6 before), JS thread at
 // nice 19 (bench/results): the same run had forward v5 29.9 / 48.7 / 31.7, bwd v5 59.6 / 114 /
 // 39.7, and the planned forward + backward (v6, v6) 66.3 / 122 ms against unfused 165.3 / 303
-// (paired 2.03x, rounds 1.56-2.56; at B·H 48 518 vs 1036 ms, paired 2.09x).
+// (paired 2.03x, rounds 1.56-2.56; at B·H 48 518 vs 1036 ms, paired 2.09x). Those unfused
+// times were inflated: until b82aa1d the benchmark's unfused composition copied its operands
+// (views that kept the 4-d strides; ~19% of its time). The re-run at b82aa1d (bench/results):
+// unfused 110.8 ms at B·H 6, 848 at 48; planned fused 74.0 and 528; paired 1.65x and 1.74x.
+// Every "unfused" figure above this note has the same inflation.
 // Also: attention_bwd_dot (D), attention_bwd_dq_copy (v4..v6: dQ accumulator -> dQ view),
 // attention_probs (P for attention maps, small N only).
 

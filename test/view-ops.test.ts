@@ -4,8 +4,10 @@ import { expectClose } from './helpers/close.js';
 import { randomArray } from './helpers/random.js';
 import { Tensor } from '../src/autograd/tensor.js';
 import {
-  contiguous, reshape, permute, transpose, slice, select, unsqueeze, expand, concat, stack, gather,
+  contiguous, reshape, permute, transpose, slice, select, unsqueeze, expand, concat, stack, gather, bindable, setBindInPlace,
 } from '../src/autograd/view-ops.js';
+import { matmul } from '../src/kernels/matmul.js';
+import { layernormForward, layernormBackward } from '../src/kernels/layernorm.js';
 import { denseFromView, concatRef, gatherRef, stridesOf } from './reference/copy.js';
 import type { Runtime } from '../src/kernels/runtime.js';
 
@@ -110,5 +112,79 @@ describe('copy kernels', () => {
     expect(() => gather(x, 1, [0, 17])).toThrow(/index 17 at position 1 is out of range 0..16 for dim 1 of \(4,17,3\)/);
     x.dispose();
     expect(stridesOf([2, 3])).toEqual([3, 1]);
+  });
+});
+
+describe('bindable: operands bound in place', () => {
+  // A "bucket" as ParameterStore lays one out: a weight (37, 29) at element 64 (256 bytes), a
+  // bias (37) at 1152, a LayerNorm weight and bias (29) at 1216 and 1280; and the same tensors
+  // at unaligned offsets.
+  const W = randomArray(37 * 29, 21);
+  const B = randomArray(37, 22);
+  const G = randomArray(29, 23);
+  const Bt = randomArray(29, 24);
+  function bucket(at: number[]) {
+    const flat = new Float32Array(1536);
+    flat.set(W, at[0]);
+    flat.set(B, at[1]);
+    flat.set(G, at[2]);
+    flat.set(Bt, at[3]);
+    const t = Tensor.fromArray(flat, [1536]);
+    return {
+      t,
+      w: t.view([37, 29], [29, 1], at[0]),
+      b: t.view([37], [1], at[1]),
+      g: t.view([29], [1], at[2]),
+      bt: t.view([29], [1], at[3]),
+    };
+  }
+
+  it('keeps an aligned row-major view, copies an unaligned or strided one', () => {
+    const al = bucket([64, 1152, 1216, 1280]);
+    expect(bindable(al.w)).toBe(al.w);
+    expect(bindable(al.b)).toBe(al.b);
+    const un = bucket([3, 1101, 1160, 1200]);
+    const c = bindable(un.w);
+    expect(c).not.toBe(un.w);
+    expect(c.isContiguous).toBe(true);
+    c.dispose();
+    const tr = transpose(al.w, 0, 1);
+    const ct = bindable(tr);
+    expect(ct).not.toBe(tr);
+    for (const t of [ct, tr, al.t, al.w, al.b, al.g, al.bt, un.t, un.w, un.b, un.g, un.bt]) t.dispose();
+  });
+
+  it('matmul and LayerNorm give the same bits from parameters in place, unaligned (copied), and dense', async () => {
+    const x = Tensor.fromArray(randomArray(19 * 29, 25), [19, 29]);
+    const dy = Tensor.fromArray(randomArray(19 * 29, 26), [19, 29]);
+    const dense = { w: Tensor.fromArray(W, [37, 29]), b: Tensor.fromArray(B, [37]), g: Tensor.fromArray(G, [29]), bt: Tensor.fromArray(Bt, [29]) };
+    const run = async (p: { w: Tensor; b: Tensor; g: Tensor; bt: Tensor }) => {
+      const y = matmul(x, p.w, { transB: true, bias: p.b });
+      const { y: ln, mean, rstd } = layernormForward(x, p.g, p.bt, 1e-5, { saveStats: true });
+      const { dx, dw, db } = layernormBackward(x, p.g, mean, rstd, dy);
+      const out = await Promise.all([y, ln, dx, dw!, db!].map((t) => t.toArray()));
+      for (const t of [y, ln, mean, rstd, dx, dw, db]) t?.dispose();
+      return out.map((a) => Array.from(a));
+    };
+    const want = await run(dense);
+    const al = bucket([64, 1152, 1216, 1280]);
+    const un = bucket([3, 1101, 1160, 1200]);
+    expect(await run(al)).toEqual(want);
+    expect(await run(un)).toEqual(want);
+    // In place means no copy launches: one matmul dispatch, against two copies + the matmul.
+    const launches = (p: { w: Tensor; b: Tensor }) => {
+      const d0 = rt.counters.dispatches;
+      matmul(x, p.w, { transB: true, bias: p.b }).dispose();
+      return rt.counters.dispatches - d0;
+    };
+    expect(launches(al)).toBe(1);
+    expect(launches(un)).toBe(3);
+    setBindInPlace(false);
+    try {
+      expect(await run(al)).toEqual(want);
+    } finally {
+      setBindInPlace(true);
+    }
+    for (const t of [x, dy, ...Object.values(dense), ...Object.values(al), ...Object.values(un)]) t.dispose();
   });
 });

@@ -17,6 +17,47 @@ export function contiguous(x: Tensor): Tensor {
   return unary('copy', x);
 }
 
+/** Row-major strides (size-1 dims aside), at any offset. */
+export function isRowMajor(x: Tensor): boolean {
+  let acc = 1;
+  for (let i = x.ndim - 1; i >= 0; i--) {
+    if (x.shape[i] !== 1 && x.strides[i] !== acc) return false;
+    acc *= x.shape[i];
+  }
+  return true;
+}
+
+let bindInPlace = true;
+
+/** Tests and A/B timing: false makes bindable() copy every view with an offset, as before. */
+export function setBindInPlace(on: boolean): void {
+  bindInPlace = on;
+}
+
+/** Bytes of the binding of `t` from its first element: its data rounded up to 16 (vec4 arrays). */
+const bindBytes = (t: Tensor) => Math.max(16, Math.ceil((t.size * 4) / 16) * 16);
+
+/**
+ * An operand for a kernel that binds it whole (bindingOf): `x` itself (same object) when it is
+ * row-major and starts at a byte offset the device can bind at, with room for the rounded-up
+ * binding, else a contiguous copy. Parameters qualify: ParameterStore lays every one out at a
+ * 256-byte boundary of its bucket, so matmul and LayerNorm read weights in place instead of
+ * copying each one per call (contiguous() copies any view with an offset).
+ */
+export function bindable(x: Tensor): Tensor {
+  x.assertAlive('bindable');
+  if (x.isContiguous) return x;
+  if (!bindInPlace) return unary('copy', x);
+  const byte = x.offset * 4;
+  if (isRowMajor(x) && byte % x.rt.limits.minStorageBufferOffsetAlignment === 0 && byte + bindBytes(x) <= x.buffer.size) return x;
+  return unary('copy', x);
+}
+
+/** The binding of a tensor from bindable() (or any contiguous one): from its offset, 16-byte rounded size. */
+export function bindingOf(t: Tensor): { buffer: GPUBuffer; offset: number; size: number } {
+  return { buffer: t.buffer, offset: t.offset * 4, size: bindBytes(t) };
+}
+
 /** Always a new tensor object; a view when possible, a copy otherwise. -1 infers one dim. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   x.assertAlive('reshape');

@@ -2,7 +2,7 @@
 // optionally saving mean and rstd per row for the backward.
 import source from '../../shaders/layernorm.wgsl';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
-import { contiguous } from '../autograd/view-ops.js';
+import { bindable, bindingOf, contiguous } from '../autograd/view-ops.js';
 import { ceilDiv, grid1d } from './grid.js';
 import { fill } from './elementwise.js';
 import { reduce } from './reduce.js';
@@ -102,11 +102,11 @@ export function layernormForward(x: Tensor, w: Tensor, b: Tensor, eps = 1e-5, op
       throw new Error(`${what}: v3 holds at most ${LAYERNORM_V3_VPT}·${wg} = ${LAYERNORM_V3_VPT * wg} elements per row; x ${shapeStr(x.shape)} has ${d}`);
     }
     const xc = contiguous(x);
-    const wc = contiguous(w);
-    const bc = contiguous(b);
+    const wc = bindable(w); // parameters: bound in place in their bucket
+    const bc = bindable(b);
     x.rt.dispatch({
       kernel: { name: 'layernorm', source, entry: `layernorm_forward_v${version}`, overrides: { WG: wg, SAVE_STATS: save ? 1 : 0 } },
-      buffers: { x: xc.buffer, w: wc.buffer, b: bc.buffer, y: y.buffer, mean_out: mean.buffer, rstd_out: rstd.buffer },
+      buffers: { x: xc.buffer, w: bindingOf(wc), b: bindingOf(bc), y: y.buffer, mean_out: mean.buffer, rstd_out: rstd.buffer },
       params: { rows, d, eps, _pad: 0 },
       workgroups: version === 1 ? grid1d(ceilDiv(rows, wg)) : grid1d(rows),
       shapes: `${what} x${shapeStr(x.shape)} w${shapeStr(w.shape)} b${shapeStr(b.shape)} v${version} wg ${wg}${save ? ' +stats' : ''}`,
@@ -215,7 +215,7 @@ export function layernormBackward(
     return needParams ? { dx, dw: fill(Tensor.empty([d], x.rt), 0), db: fill(Tensor.empty([d], x.rt), 0) } : { dx, dw: null, db: null };
   }
   const xc = contiguous(x);
-  const wc = contiguous(w);
+  const wc = bindable(w);
   const dyc = contiguous(dy);
   const mc = contiguous(mean);
   const rc = contiguous(rstd);
@@ -228,13 +228,13 @@ export function layernormBackward(
   if (version === 3) {
     x.rt.dispatch({
       kernel: { name: 'layernorm', source, entry: 'layernorm_backward_v3', overrides: { WG: wg, DWDB: needParams ? 1 : 0 } },
-      buffers: { ...common, w: wc.buffer, dx_out: dx.buffer, part: part.buffer },
+      buffers: { ...common, w: bindingOf(wc), dx_out: dx.buffer, part: part.buffer },
       params, workgroups: grid1d(chunks), shapes,
     });
   } else {
     x.rt.dispatch({
       kernel: { name: 'layernorm', source, entry: `layernorm_backward_v${version}`, overrides: { WG: wg } },
-      buffers: { ...common, w: wc.buffer, dx_out: dx.buffer },
+      buffers: { ...common, w: bindingOf(wc), dx_out: dx.buffer },
       params, workgroups: version === 1 ? grid1d(ceilDiv(rows, wg)) : grid1d(rows), shapes,
     });
     if (needParams) {

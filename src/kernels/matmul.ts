@@ -10,7 +10,7 @@
 // (tuneMatmul() fills it); else a default per adapter family (see defaultVersion).
 import fullSource from '../../shaders/matmul.wgsl';
 import { Tensor, numel, shapeStr } from '../autograd/tensor.js';
-import { contiguous } from '../autograd/view-ops.js';
+import { bindable, bindingOf } from '../autograd/view-ops.js';
 import { autotunerFor, type TuneResult } from './autotune.js';
 import type { BufferRef, Kernel, Runtime } from './runtime.js';
 
@@ -208,11 +208,12 @@ function plan(v: MatmulVersion, rt: Runtime, pr: MatmulProblem): Plan {
   }
 }
 
+/** t (contiguous, or a row-major view at a bindable offset: bindable()) as a binding. */
 function binding(t: Tensor, rt: Runtime, what: string): BufferRef {
-  const size = Math.max(16, Math.ceil((t.size * 4) / 16) * 16);
+  const ref = bindingOf(t);
   const max = rt.limits.maxStorageBufferBindingSize;
-  if (size > max) throw new Error(`${what}: ${t} needs a ${size}-byte binding, over the adapter's ${max}`);
-  return { buffer: t.buffer, size };
+  if (ref.size > max) throw new Error(`${what}: ${t} needs a ${ref.size}-byte binding, over the adapter's ${max}`);
+  return ref;
 }
 
 /** y = e(alpha * op(a) @ op(b)); see MatmulOptions. Returns a new tensor unless opts.out is given. */
@@ -250,10 +251,11 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const y = out ?? Tensor.empty(pr.outShape, rt);
   if (y.size === 0) return y;
 
-  const ac = contiguous(a);
-  const bc = contiguous(b);
-  const biasc = bias ? contiguous(bias) : null;
-  const resc = residual ? contiguous(residual) : null;
+  // Row-major operands at an aligned offset (parameters in their bucket) are bound in place.
+  const ac = bindable(a);
+  const bc = bindable(b);
+  const biasc = bias ? bindable(bias) : null;
+  const resc = residual ? bindable(residual) : null;
   const aRef = binding(ac, rt, what);
   const pl = plan(version, rt, pr);
   const kernel: Kernel = {

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin/medivlad.js');
 
-function run(args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+function run(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -31,6 +31,29 @@ describe('medivlad CLI', () => {
     const v = run(['frobnicate', '--verbose']);
     expect(v.code).toBe(2);
     expect(v.err).toMatch(/\n\s+at /);
+  });
+
+  it('MEDIVLAD_PROFILE=FILE writes the GPU time per kernel of the whole run (Markdown, or JSON)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medivlad-prof-'));
+    // A bench run that keeps no rows still measures the adapter's peak: its two kernels (and
+    // the fill of the copy's source) run.
+    const args = ['bench', 'softmax', '--filter', 'no such row', '--repeat', '1'];
+    const md = join(dir, 'run.md');
+    const r = run(args, { MEDIVLAD_PROFILE: md });
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain(`GPU profile of 3 kernels written to ${md}`);
+    const text = readFileSync(md, 'utf8');
+    expect(text).toMatch(/^command: `medivlad bench softmax --filter no such row --repeat 1`$/m);
+    expect(text).toMatch(/^\| peak\/peak_fma \| [1-9]\d* \| [\d.]+ \| [\d.]+% \| [\d.]+ \|$/m);
+    expect(text).toMatch(/^\| peak\/peak_copy \| [1-9]\d* \|/m);
+    const js = join(dir, 'run.json');
+    const j = run(args, { MEDIVLAD_PROFILE: js, MEDIVLAD_PROFILE_SHAPES: '1' });
+    expect(j.code, j.err).toBe(0);
+    const p = JSON.parse(readFileSync(js, 'utf8'));
+    expect([...new Set(p.kernels.map((k: { kernel: string }) => k.kernel.split(' ')[0]))].sort()).toEqual(['elementwise/fill', 'peak/peak_copy', 'peak/peak_fma']);
+    expect(p.kernels.every((k: { kernel: string }) => k.kernel.includes(' ['))).toBe(true); // shapes
+    for (const k of p.kernels) expect(k.dispatches > 0 && k.ms > 0).toBe(true);
+    expect(p.wallS).toBeGreaterThan(0);
   });
 
   it('info --json prints exactly one JSON object describing the adapter', () => {

@@ -8,6 +8,7 @@ import { synthCommand } from './synth.js';
 import { pretrainCommand } from './pretrain.js';
 import { embedCommand } from './embed.js';
 import { shutdownNode } from '../node/index.js';
+import { finishEnvProfile } from '../node/profile-env.js';
 
 async function main(): Promise<void> {
   const argv = hideBin(process.argv);
@@ -41,6 +42,12 @@ async function main(): Promise<void> {
     console.error(`medivlad: error: ${verbose ? (err.stack ?? err.message) : err.message.split('\n')[0]}`);
     process.exitCode = 2;
   } finally {
+    try {
+      await finishEnvProfile(); // MEDIVLAD_PROFILE=FILE
+    } catch (e) {
+      console.error(`medivlad: error: the GPU profile could not be written: ${(e as Error).message}`);
+      process.exitCode = 2;
+    }
     shutdownNode();
   }
 }

@@ -89,13 +89,21 @@ export class DispatchProfiler {
     }
   }
 
-  /** Read every submitted batch's timestamps (call once the GPU is idle); per-kernel totals, slowest first. */
-  async collect(): Promise<{ kernels: KernelTime[]; dropped: number }> {
+  /**
+   * Charge the batches submitted so far. The runtime calls this once the GPU is idle (after a
+   * sync), so the maps complete at once and a long profiled run holds few readback buffers.
+   */
+  async drain(): Promise<void> {
     for (const { read, names } of this.pending.splice(0)) {
       await read.mapAsync(0x0001 /* READ */);
       this.charge(new BigUint64Array(read.getMappedRange().slice(0)), names);
       read.destroy();
     }
+  }
+
+  /** Read every submitted batch's timestamps (call once the GPU is idle); per-kernel totals, slowest first. */
+  async collect(): Promise<{ kernels: KernelTime[]; dropped: number }> {
+    await this.drain();
     const kernels = [...this.totals].map(([kernel, e]) => ({ kernel, dispatches: e.n, ms: e.ns / 1e6 }));
     kernels.sort((a, b) => b.ms - a.ms || a.kernel.localeCompare(b.kernel));
     return { kernels, dropped: this.dropped };

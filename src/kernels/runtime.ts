@@ -278,6 +278,7 @@ export class Runtime {
   async sync(): Promise<void> {
     this.flush();
     await this.idleWait(() => this.device.queue.onSubmittedWorkDone());
+    if (this.profiler) await this.profiler.drain(); // the GPU is idle: its timestamps are ready
     await this.checkErrors();
   }
 
@@ -321,6 +322,11 @@ export class Runtime {
     this.flush(); // work recorded before the profile is not charged to it
     this.profiler = new DispatchProfiler(this.device);
     this.profileShapes = opts.shapes ?? false;
+  }
+
+  /** Whether a profile is running (startProfile). */
+  get profiling(): boolean {
+    return this.profiler !== null;
   }
 
   /** Stop profiling: flush, wait for the timestamps, and return the per-kernel totals (slowest first). */

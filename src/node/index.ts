@@ -13,6 +13,7 @@ import { acquireNodeGpu, type NodeGpuOptions } from './gpu.js';
 import { createRuntime } from '../kernels/create-runtime.js';
 import { setRuntime, hasRuntime, getRuntime } from '../kernels/current.js';
 import type { Runtime } from '../kernels/runtime.js';
+import { startEnvProfile } from './profile-env.js';
 
 let exitHooked = false;
 
@@ -65,6 +66,7 @@ export async function initNode(opts: NodeInitOptions = {}): Promise<Runtime> {
   const rt = await createRuntime(adapter, driver);
   yieldToDriver(rt, opts);
   setRuntime(rt);
+  startEnvProfile(rt); // MEDIVLAD_PROFILE=FILE (src/node/profile-env.ts)
   if (!exitHooked) {
     exitHooked = true;
     process.once('exit', () => shutdownNode());

@@ -154,6 +154,20 @@ describe('bindable: operands bound in place', () => {
     for (const t of [ct, tr, al.t, al.w, al.b, al.g, al.bt, un.t, un.w, un.b, un.g, un.bt]) t.dispose();
   });
 
+  it('reshape of a row-major view at an offset is a view (a parameter keeps its place in the bucket)', async () => {
+    const al = bucket([64, 1152, 1216, 1280]);
+    const d0 = rt.counters.dispatches;
+    const r = reshape(al.w, [29, 37]); // (37, 29) -> (29, 37): same elements, row-major
+    expect(rt.counters.dispatches).toBe(d0);
+    expect(r.offset).toBe(64);
+    expect(r.storage).toBe(al.t.storage);
+    expect(Array.from(await r.toArray())).toEqual(Array.from(W));
+    const tr = transpose(al.w, 0, 1);
+    const rc = reshape(tr, [37 * 29]); // not row-major: copied
+    expect(rc.storage).not.toBe(al.t.storage);
+    for (const t of [r, tr, rc, ...Object.values(al)]) t.dispose();
+  });
+
   it('matmul and LayerNorm give the same bits from parameters in place, unaligned (copied), and dense', async () => {
     const x = Tensor.fromArray(randomArray(19 * 29, 25), [19, 29]);
     const dy = Tensor.fromArray(randomArray(19 * 29, 26), [19, 29]);

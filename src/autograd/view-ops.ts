@@ -69,7 +69,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
     s[neg] = x.size / rest;
   }
   if (numel(s) !== x.size) throw new Error(`reshape: ${shapeStr(x.shape)} (${x.size} elements) cannot become ${shapeStr(shape)}`);
-  if (x.isContiguous) return x.view(s, contiguousStrides(s), 0);
+  // Row-major at any offset (a parameter in its bucket, a slice of rows) reshapes as a view.
+  if (isRowMajor(x)) return x.view(s, contiguousStrides(s), x.offset);
   const c = unary('copy', x);
   const v = c.view(s, contiguousStrides(s), 0);
   c.dispose();

@@ -16,6 +16,8 @@ import '../../test/augment.test.ts';
 import '../../test/dino-head.test.ts';
 import '../../test/dino-train.test.ts';
 import '../../test/model-state.test.ts';
+import '../../test/profiler.test.ts';
+import '../../test/view-ops.test.ts';
 import { getRuntime } from '../../src/kernels/current.js';
 import { shutdownNode } from '../../src/node/index.js';
 const failed = await (runAll as (f?: RegExp) => Promise<number>)();

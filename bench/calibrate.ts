@@ -95,5 +95,6 @@ export function baselineResult(m: Measured, work: { flop?: number; bytes?: numbe
     ...(work.bytes !== undefined ? { gbps: gbps(work.bytes, m.ms_median) } : {}),
     timing: m.timing,
     wall_ms_median: m.wall_ms_median,
+    ...(m.profile ? { profile: m.profile } : {}),
   };
 }

@@ -165,7 +165,8 @@ fn binary_strided(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
   y[i] = binary(u, v);
 }
 
-// Dense inputs and output: 4 consecutive elements per thread; the tail (n % 4) is handled by
+// Dense inputs (row-major from a_off / b_off: a slice or a parameter in its bucket qualifies)
+// and dense output: 4 consecutive elements per thread; the tail (n % 4) is handled by
 // the last thread one element at a time.
 @compute @workgroup_size(WG)
 fn unary_contig(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
@@ -173,7 +174,7 @@ fn unary_contig(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   let base = linear_id(wid, lid, nwg) * 4u;
   if (base >= p.n) { return; }
   let m = min(4u, p.n - base);
-  for (var k = 0u; k < m; k++) { y[base + k] = unary(a[base + k]); }
+  for (var k = 0u; k < m; k++) { y[base + k] = unary(a[p.a_off + base + k]); }
 }
 
 @compute @workgroup_size(WG)
@@ -182,7 +183,7 @@ fn binary_contig(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let base = linear_id(wid, lid, nwg) * 4u;
   if (base >= p.n) { return; }
   let m = min(4u, p.n - base);
-  for (var k = 0u; k < m; k++) { y[base + k] = binary(a[base + k], b[base + k]); }
+  for (var k = 0u; k < m; k++) { y[base + k] = binary(a[p.a_off + base + k], b[p.b_off + base + k]); }
 }
 
 // y[strided(i; bs, b_off)] = a[strided(i; as, a_off)] for the i-th element of the shape:

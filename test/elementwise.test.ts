@@ -100,6 +100,24 @@ describe('elementwise binary with broadcasting', () => {
     b.dispose();
   });
 
+  it('row-major slices at odd offsets take the dense entries and index from their offsets', async () => {
+    const av = randomArray(9 * 13, 5);
+    const bv = randomArray(9 * 13, 6);
+    const a = Tensor.fromArray(av, [9, 13]);
+    const b = Tensor.fromArray(bv, [9, 13]);
+    const ra = slice(a, 0, 2, 7); // rows 2..6: row-major, offset 26
+    const rb = slice(b, 0, 3, 8); // rows 3..7: offset 39
+    rt.startProfile();
+    const y = binary('sub', ra, rb);
+    const u = unary('exp', rb);
+    const { kernels } = await rt.stopProfile();
+    expect(kernels.map((k) => k.kernel).sort()).toEqual(['elementwise/binary_contig', 'elementwise/unary_contig']);
+    const want = Array.from({ length: 5 * 13 }, (_, i) => binaryRef('sub', av[26 + i], bv[39 + i]));
+    expectClose(await y.toArray(), want, { rel: 1e-6, what: 'sub of row slices' });
+    expectClose(await u.toArray(), Array.from({ length: 5 * 13 }, (_, i) => unaryRef('exp', bv[39 + i])), { rel: 1e-5, what: 'exp of a row slice' });
+    for (const t of [a, b, ra, rb, y, u]) t.dispose();
+  });
+
   it('binary on non-contiguous slices', async () => {
     const av = randomArray(9 * 13, 3);
     const a = Tensor.fromArray(av, [9, 13]);

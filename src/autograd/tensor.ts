@@ -150,6 +150,17 @@ export class Tensor {
   }
 
   /** Dense row-major with no offset: the layout every plain kernel expects. */
+  /** Row-major strides (size-1 dims aside) at any offset: one dense window of its storage. */
+  get isRowMajor(): boolean {
+    let acc = 1;
+    for (let i = this.shape.length - 1; i >= 0; i--) {
+      if (this.shape[i] !== 1 && this.strides[i] !== acc) return false;
+      acc *= this.shape[i];
+    }
+    return true;
+  }
+
+  /** Row-major and at offset 0. */
   get isContiguous(): boolean {
     if (this.offset !== 0) return false;
     let acc = 1;

@@ -17,16 +17,6 @@ export function contiguous(x: Tensor): Tensor {
   return unary('copy', x);
 }
 
-/** Row-major strides (size-1 dims aside), at any offset. */
-export function isRowMajor(x: Tensor): boolean {
-  let acc = 1;
-  for (let i = x.ndim - 1; i >= 0; i--) {
-    if (x.shape[i] !== 1 && x.strides[i] !== acc) return false;
-    acc *= x.shape[i];
-  }
-  return true;
-}
-
 let bindInPlace = true;
 
 /** Tests and A/B timing: false makes bindable() copy every view with an offset, as before. */
@@ -49,7 +39,7 @@ export function bindable(x: Tensor): Tensor {
   if (x.isContiguous) return x;
   if (!bindInPlace) return unary('copy', x);
   const byte = x.offset * 4;
-  if (isRowMajor(x) && byte % x.rt.limits.minStorageBufferOffsetAlignment === 0 && byte + bindBytes(x) <= x.buffer.size) return x;
+  if (x.isRowMajor && byte % x.rt.limits.minStorageBufferOffsetAlignment === 0 && byte + bindBytes(x) <= x.buffer.size) return x;
   return unary('copy', x);
 }
 
@@ -70,7 +60,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   }
   if (numel(s) !== x.size) throw new Error(`reshape: ${shapeStr(x.shape)} (${x.size} elements) cannot become ${shapeStr(shape)}`);
   // Row-major at any offset (a parameter in its bucket, a slice of rows) reshapes as a view.
-  if (isRowMajor(x)) return x.view(s, contiguousStrides(s), x.offset);
+  if (x.isRowMajor) return x.view(s, contiguousStrides(s), x.offset);
   const c = unary('copy', x);
   const v = c.view(s, contiguousStrides(s), 0);
   c.dispose();

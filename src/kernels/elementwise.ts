@@ -60,7 +60,7 @@ export function unary(op: UnaryOp, x: Tensor, alpha = 0, beta = 0, out?: Tensor)
   }
   const n = x.size;
   if (n === 0) return y;
-  const contig = x.isContiguous;
+  const contig = x.isRowMajor; // any offset: the contig entries index from a_off
   const shape = paddedShape(x.shape);
   const st = broadcastStrides(x, x.shape);
   x.rt.dispatch({
@@ -88,7 +88,7 @@ export function binary(op: BinaryOp, a: Tensor, b: Tensor, alpha = 1, beta = 1, 
   }
   const n = y.size;
   if (n === 0) return y;
-  const contig = a.isContiguous && b.isContiguous && sameShape(a.shape, shape) && sameShape(b.shape, shape);
+  const contig = a.isRowMajor && b.isRowMajor && sameShape(a.shape, shape) && sameShape(b.shape, shape);
   const ps = paddedShape(shape);
   const sa = broadcastStrides(a, shape);
   const sb = broadcastStrides(b, shape);

@@ -193,22 +193,11 @@ export class Runtime {
     }
 
     const bindGroup = this.device.createBindGroup({ layout: compiled.layout, entries, label: where });
-    if (this.profiler) {
-      // Profiling: a pass of its own, timestamped at its beginning and end (src/kernels/profiler.ts).
-      if (this.profiler.full) this.flush();
-      this.closePass();
-      const name = this.profileShapes ? where.slice('kernel '.length) : `${kernel.name}/${kernel.entry}`;
-      const pass = this.openEncoder().beginComputePass({ timestampWrites: this.profiler.next(name) });
-      pass.setPipeline(compiled.pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(x, y, z);
-      pass.end();
-    } else {
-      const pass = this.openPass();
-      pass.setPipeline(compiled.pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(x, y, z);
-    }
+    const pass = this.profiler ? this.profiledPass(this.profileShapes ? where.slice('kernel '.length) : `${kernel.name}/${kernel.entry}`) : this.openPass();
+    pass.setPipeline(compiled.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    if (this.profiler) pass.end();
     this.counts.dispatches++;
     this.batchKernels.push(where);
   }
@@ -224,6 +213,13 @@ export class Runtime {
   private openPass(): GPUComputePassEncoder {
     if (!this.pass) this.pass = this.openEncoder().beginComputePass();
     return this.pass;
+  }
+
+  /** Profiling: a pass of its own for the next dispatch, timestamped at its beginning and end (src/kernels/profiler.ts). */
+  private profiledPass(name: string): GPUComputePassEncoder {
+    if (this.profiler!.full) this.flush();
+    this.closePass();
+    return this.openEncoder().beginComputePass({ timestampWrites: this.profiler!.next(name) });
   }
 
   private closePass(): void {

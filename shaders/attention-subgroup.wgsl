@@ -139,6 +139,16 @@ fn load_v_rows(bh: u32, i0: u32, dst: ptr<function, Rows4x4>) {
   let b3 = row4(p.v, bh, min(i0 + 3u * SG, last));
   for (var c4 = 0u; c4 < p.d4; c4++) { (*dst)[c4] = transpose(mat4x4<f32>(v4[b0 + c4], v4[b1 + c4], v4[b2 + c4], v4[b3 + c4])); }
 }
+// A backward block of owned key rows j0 + r·SG: s · k and v loaded, the dK / dV sums zeroed.
+// (Parameter names kr, vr: `k` and `v` are bindings, and the reflection matches names.)
+fn start_key_block(bh: u32, j0: u32, kr: ptr<function, Rows4x4>, vr: ptr<function, Rows4x4>, gk: ptr<function, Rows4x4>, gv: ptr<function, Rows4x4>) {
+  load_k_rows(bh, j0, p.scale, kr);
+  load_v_rows(bh, j0, vr);
+  for (var c4 = 0u; c4 < p.d4; c4++) {
+    (*gk)[c4] = mat4x4<f32>();
+    (*gv)[c4] = mat4x4<f32>();
+  }
+}
 fn load_go_rows(bh: u32, i0: u32, dst: ptr<function, Rows4x4>) {
   let last = p.n - 1u;
   let b0 = row4(p.go, bh, min(i0, last));
@@ -389,12 +399,7 @@ fn attention_bwd_dkdv_v3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgrou
   var vt: Rows4x4;
   var gk: Rows4x4;  // Σ_i dS_ij q_i
   var gv: Rows4x4;  // Σ_i P_ij dO_i
-  load_k_rows(bh, j0, p.scale, &kt);
-  load_v_rows(bh, j0, &vt);
-  for (var c4 = 0u; c4 < p.d4; c4++) {
-    gk[c4] = mat4x4<f32>();
-    gv[c4] = mat4x4<f32>();
-  }
+  start_key_block(bh, j0, &kt, &vt, &gk, &gv);
   let qb = row4(p.q, bh, 0u);
   let gb = row4(p.go, bh, 0u);
   var qq: Row4;  // query i0 + lane
@@ -559,12 +564,7 @@ fn attention_bwd_v4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_inv
   // Key split wid.x takes key blocks wid.x, wid.x + ks, ... (the launcher keeps ks <= blocks).
   for (var jb = wid.x * 4u * SG; jb < p.n; jb += 4u * SG * p.ks) {
     let j0 = jb + lane;
-    load_k_rows(bh, j0, p.scale, &kt);
-    load_v_rows(bh, j0, &vt);
-    for (var c4 = 0u; c4 < p.d4; c4++) {
-      gk[c4] = mat4x4<f32>();
-      gv[c4] = mat4x4<f32>();
-    }
+    start_key_block(bh, j0, &kt, &vt, &gk, &gv);
     // Keys past the end (clamped copies of key N - 1) must not feed dQ.
     let kl = key_live(j0);
     let first = jb == wid.x * 4u * SG;
@@ -678,16 +678,8 @@ fn attention_bwd_v5(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_inv
   for (var jb = wid.x * 8u * SG; jb < p.n; jb += 8u * SG * p.ks) {
     let ja = jb + lane;
     let jbb = ja + 4u * SG;
-    load_k_rows(bh, ja, p.scale, &ka);
-    load_v_rows(bh, ja, &va);
-    load_k_rows(bh, jbb, p.scale, &kb);
-    load_v_rows(bh, jbb, &vb);
-    for (var c4 = 0u; c4 < p.d4; c4++) {
-      gka[c4] = mat4x4<f32>();
-      gva[c4] = mat4x4<f32>();
-      gkb[c4] = mat4x4<f32>();
-      gvb[c4] = mat4x4<f32>();
-    }
+    start_key_block(bh, ja, &ka, &va, &gka, &gva);
+    start_key_block(bh, jbb, &kb, &vb, &gkb, &gvb);
     let kla = key_live(ja);
     let klb = key_live(jbb);
     let first = jb == wid.x * 8u * SG;
@@ -787,24 +779,10 @@ fn attention_bwd_v6(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_inv
     let jbb = ja + 4u * SG;
     let jc = ja + 8u * SG;
     let jd = ja + 12u * SG;
-    load_k_rows(bh, ja, p.scale, &ka);
-    load_v_rows(bh, ja, &va);
-    load_k_rows(bh, jbb, p.scale, &kb);
-    load_v_rows(bh, jbb, &vb);
-    load_k_rows(bh, jc, p.scale, &kc);
-    load_v_rows(bh, jc, &vc);
-    load_k_rows(bh, jd, p.scale, &kd);
-    load_v_rows(bh, jd, &vd);
-    for (var c4 = 0u; c4 < p.d4; c4++) {
-      gka[c4] = mat4x4<f32>();
-      gva[c4] = mat4x4<f32>();
-      gkb[c4] = mat4x4<f32>();
-      gvb[c4] = mat4x4<f32>();
-      gkc[c4] = mat4x4<f32>();
-      gvc[c4] = mat4x4<f32>();
-      gkd[c4] = mat4x4<f32>();
-      gvd[c4] = mat4x4<f32>();
-    }
+    start_key_block(bh, ja, &ka, &va, &gka, &gva);
+    start_key_block(bh, jbb, &kb, &vb, &gkb, &gvb);
+    start_key_block(bh, jc, &kc, &vc, &gkc, &gvc);
+    start_key_block(bh, jd, &kd, &vd, &gkd, &gvd);
     let kla = key_live(ja);
     let klb = key_live(jbb);
     let klc = key_live(jc);

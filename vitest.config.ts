@@ -14,6 +14,8 @@ export default defineConfig({
   plugins: [wgslText],
   test: {
     include: ['test/**/*.test.ts'],
+    // A scratch TMPDIR (and autotune cache) per run, removed at the end (test/global-setup.ts).
+    globalSetup: ['test/global-setup.ts'],
     // One Dawn instance per process, and Dawn busy-polls while a GPU promise is pending: on a
     // 2-core machine several GPU workers fight over the cores. All test files run in one fork.
     pool: 'forks',

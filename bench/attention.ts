@@ -9,7 +9,7 @@
 //   at N = 785) only when --filter matches its shape, e.g. --filter 'B·H 384 N 145'. The unfused
 //   composition and its peer are skipped where the N×N scores exceed one binding.
 //   Every version runs at N = 785, B·H = 6 (the rows of the shader's table), also each backward
-//   pass alone (GFLOPS there count the products the pass executes; the one-pass versions v4, v5
+//   pass alone (GFLOPS there count the products the pass executes; the one-pass versions v4..v6
 //   are one row, "bwd vN (one pass)"); elsewhere the planned one.
 //   One more row, "memory", runs the planned fused forward + backward once at B·H = 384 (64
 //   images at 224 px) to record its peak and largest buffer.
@@ -17,7 +17,7 @@
 //   4·B·H·N²·Dh (two products), forward + backward 14·B·H·N²·Dh (FlashAttention-2's count:
 //   the backward's five products include recomputing S). What each path executes differs: the
 //   unfused composition 12 (six matmuls, P stored, so no recompute), the one-pass fused
-//   backward (v4, v5) 14, the two-pass (v1..v3) 18 (S and dP recomputed for dQ too).
+//   backward (v4..v6) 14, the two-pass (v1..v3, v7) 18 (S and dP recomputed for dQ too).
 // The planned fused rows also carry `paired_vs_unfused` (bench/measure.ts measurePaired): the
 //   unfused / fused time ratio from rounds that time the two back to back, median, min and
 //   max over the rounds. It is the number to quote for "fused vs unfused" on a shared box.
@@ -29,7 +29,7 @@ import type { Runtime } from '../src/kernels/runtime.js';
 import { Tensor } from '../src/autograd/tensor.js';
 import {
   attentionForward, attentionBackward, attentionSubgroupSize, planAttention, subgroupIneligible, FORWARD_VERSIONS, BACKWARD_VERSIONS,
-  type AttentionOpts,
+  isOnePass, isTiled, tuneAttention, TILED_WORKGROUP_BYTES, type AttentionOpts,
 } from '../src/kernels/attention.js';
 import { matmul } from '../src/kernels/matmul.js';
 import { softmaxForward, softmaxBackward } from '../src/kernels/softmax.js';
@@ -159,7 +159,10 @@ function tfjsCase(tf: Tf, x: Inputs, bh: number, n: number, backward: boolean): 
 
 // ---------------------------------------------------------------- rows
 
-/** The row of a one-pass backward (v4, v5) alone: dQ, dK and dV together. */
+/** "v3 0.82 ms, v7 0.41 ms": an autotuning result for the progress line. */
+const fmtMs = (ms: Record<string, number>) => Object.entries(ms).map(([v, t]) => `v${v} ${t.toFixed(2)} ms`).join(', ');
+
+/** The row of a one-pass backward (v4..v6) alone: dQ, dK and dV together. */
 const onePass = (b: number) => `attention bwd v${b} (one pass)`;
 
 /** Every row name a case can produce (a superset), to apply --filter before allocating. */
@@ -170,13 +173,13 @@ function possibleKernels(): string[] {
     for (const b of BACKWARD_VERSIONS) out.push(`attention fwd+bwd v${f}+bwd v${b}`);
   }
   for (const b of BACKWARD_VERSIONS) {
-    if (b >= 4) out.push(onePass(b));
+    if (isOnePass(b)) out.push(onePass(b));
     else out.push(`attention bwd dkdv v${b}`, `attention bwd dq v${b}`);
   }
   return out;
 }
 
-export async function benchAttention(rt: Runtime, opts: { repeat?: number; filter?: RegExp; peers?: boolean } = {}): Promise<BenchRow[]> {
+export async function benchAttention(rt: Runtime, opts: { repeat?: number; filter?: RegExp; peers?: boolean; tune?: boolean } = {}): Promise<BenchRow[]> {
   const repeat = opts.repeat ?? 5;
   const rows: BenchRow[] = [];
   const tf = opts.peers ? await loadTfjsWebgpu() : null;
@@ -191,11 +194,17 @@ export async function benchAttention(rt: Runtime, opts: { repeat?: number; filte
     }
     if (!possibleKernels().some((k) => want(k, shape))) continue;
     const x = makeInputs(rt, c.bh, c.n);
-    const plan = planAttention(rt, c.n, DH, [x.q, x.k, x.v, x.g]);
+    if (opts.tune) {
+      progress(`attention ${shape}: autotuning`);
+      const t = await tuneAttention(x.q, x.k, x.v, x.g);
+      progress(`attention ${shape}: tuned forward v${t.fwd.best} (${fmtMs(t.fwd.ms)}), backward v${t.bwd.best} (${fmtMs(t.bwd.ms)})`);
+    }
+    const plan = planAttention(rt, c.n, DH, [x.q, x.k, x.v, x.g], c.bh);
     const allVersions = c.n === 785 && c.bh === 6;
     const subgroupOk = subgroupIneligible(rt, DH, [x.q, x.k, x.v, x.g]) === null;
-    const fwdVersions = FORWARD_VERSIONS.filter((v) => v < 4 || subgroupOk);
-    const bwdVersions = BACKWARD_VERSIONS.filter((v) => v < 3 || (subgroupOk && (v === 3 || attentionSubgroupSize(rt) === 8)));
+    const tiledOk = TILED_WORKGROUP_BYTES <= rt.limits.maxComputeWorkgroupStorageSize;
+    const fwdVersions = FORWARD_VERSIONS.filter((v) => v < 4 || (isTiled(v) ? tiledOk : subgroupOk));
+    const bwdVersions = BACKWARD_VERSIONS.filter((v) => v < 3 || (isTiled(v) ? tiledOk : subgroupOk && (v === 3 || attentionSubgroupSize(rt) === 8)));
     for (const backward of [false, true]) {
       const pass = backward ? 'fwd+bwd' : 'fwd';
       const flop = (backward ? 14 : 4) * c.bh * c.n * c.n * DH;
@@ -265,7 +274,7 @@ export async function benchAttention(rt: Runtime, opts: { repeat?: number; filte
     if (allVersions) {
       // Each backward pass alone, every version (the D kernel runs with each).
       const fwd = attentionForward(x.q, x.k, x.v, { fwd: plan.fwd });
-      for (const b of bwdVersions.filter((v) => v >= 4)) {
+      for (const b of bwdVersions.filter(isOnePass)) {
         const kernel = onePass(b);
         if (!want(kernel, shape)) continue;
         progress(`attention ${shape}: ${kernel}`);
@@ -281,7 +290,7 @@ export async function benchAttention(rt: Runtime, opts: { repeat?: number; filte
         });
       }
       for (const kv of [true, false]) {
-        for (const b of bwdVersions.filter((v) => v < 4)) {
+        for (const b of bwdVersions.filter((v) => !isOnePass(v))) {
           const kernel = `attention bwd ${kv ? 'dkdv' : 'dq'} v${b}`;
           if (!want(kernel, shape)) continue;
           progress(`attention ${shape}: ${kernel}`);
@@ -309,7 +318,7 @@ export async function benchAttention(rt: Runtime, opts: { repeat?: number; filte
     const mem = await memoryOf(rt, launch);
     const ms = performance.now() - t0;
     const bytesPerTensor = MEMORY_CASE.bh * MEMORY_CASE.n * DH * 4;
-    const mplan = planAttention(rt, MEMORY_CASE.n, DH, [x.q, x.k, x.v, x.g]);
+    const mplan = planAttention(rt, MEMORY_CASE.n, DH, [x.q, x.k, x.v, x.g], MEMORY_CASE.bh);
     const dqAccBytes = MEMORY_CASE.bh * Math.ceil(MEMORY_CASE.n / 8) * 8 * DH * 4;
     rows.push({
       kernel: 'memory: fused fwd+bwd', shape: mshape, ms_median: ms, ms_min: ms, ms_max: ms, spread: 0,
@@ -319,8 +328,8 @@ export async function benchAttention(rt: Runtime, opts: { repeat?: number; filte
       // q, k, v, dO in; O, dQ, dK, dV out: 8 tensors of B·H·N·Dh floats, each its own buffer.
       io_bytes: 8 * bytesPerTensor,
       // The one-pass backward adds its dQ accumulator, N rounded up to a multiple of 8.
-      largest_tensor_bytes: Math.max(bytesPerTensor, mplan.dkdv >= 4 ? dqAccBytes : 0),
-      dq_accumulator_bytes: mplan.dkdv >= 4 ? dqAccBytes : 0,
+      largest_tensor_bytes: Math.max(bytesPerTensor, isOnePass(mplan.dkdv) ? dqAccBytes : 0),
+      dq_accumulator_bytes: isOnePass(mplan.dkdv) ? dqAccBytes : 0,
       max_binding_bytes: rt.limits.maxStorageBufferBindingSize,
       unfused_scores_bytes: MEMORY_CASE.bh * MEMORY_CASE.n * MEMORY_CASE.n * 4,
     });

@@ -54,7 +54,7 @@ async function benchDataRows(_rt: Runtime, opts: SuiteOpts): Promise<BenchRow[]>
 export interface SuiteOpts {
   repeat?: number;
   filter?: RegExp;
-  /** matmul only: autotune each shape before timing. */
+  /** matmul and attention: autotune each shape before timing (the picked version is the tuned one). */
   tune?: boolean;
   /** Also time the peers: tfjs-webgpu (kernels) and PyTorch CPU (model). Off by default. */
   peers?: boolean;

@@ -1,6 +1,8 @@
 // attention: fused multi-head attention, forward and backward (flash-style, non-causal).
 // The subgroup versions (forward v4..v6; backward v3..v6) are in attention-subgroup.wgsl, which
-// is compiled after this file where the device has subgroups of 4 or 8 (src/kernels/attention.ts).
+// is compiled after this file where the device has subgroups of 4 or 8 (src/kernels/attention.ts);
+// the tiled versions for GPUs (forward v7, backward v7) in attention-tiled.wgsl, compiled after
+// this file everywhere.
 //
 // Math, per (batch b, head h), s the scale (Dh^-0.5 in ViT):
 //   S = s Q K^T,  P = softmax_rows(S),  O = P V,  L_i = log Σ_j exp(S_ij)  (row logsumexp)
@@ -27,7 +29,9 @@
 //   and spread by subgroupShuffle (see the subgroup section for why); forward v5 and bwd v5:
 //   eight owned rows per lane; v6: sixteen. Bwd v4..v6: grid (ks, B·H), key split wid.x walking every
 //   ks-th key block (ks = p.ks: 2 at one image, 1 from two). Tail rows are clamped to N - 1 and masked, never skipped: 0 · NaN from a
-//   poisoned row would still be NaN.
+//   poisoned row would still be NaN. v7: 64 invocations share 32-row tiles in workgroup memory
+//   and each computes a register block of 4×4 (or 4×2) scores and 4×8 outputs; tail rows load
+//   as zeros there (finite) and are masked (see attention-tiled.wgsl).
 // Traffic and work per (b, h): Q, K, V read, O written once (4·N·Dh floats), K and V re-read
 //   once per row block (from cache); forward 4·N²·Dh FLOPs and N² exps; backward v1..v3
 //   14·N²·Dh FLOPs (7 products: S and dP twice) and 2·N² exps, v4..v6 10·N²·Dh and N² exps plus
@@ -68,12 +72,15 @@
 // | attention_forward_v4   | subgroup: 4 rows per lane, shuffled K/V, lazy rescale | 72.2 / 56.2 / 13.1         | -       | f58e254-dirty |
 // | attention_forward_v5   | v4 with 8 query rows per lane (half the K/V loads)    | 68.6 / 43.7 / 13.8         | -       | f58e254-dirty |
 // | attention_forward_v6   | v5 with 16 rows per lane, wholly-tail blocks skipped  | 22.1 / 40.2 / 42.9 (2)     | -       | 8f5f20f       |
+// | attention_forward_v7   | tiled (GPUs): 32-row tiles, 4×4 register blocks       | 148.8 / - / 6.4 (3)        | -       | (3)           |
 // | attention_bwd_dkdv_v1  | key row per invocation, query by query                | 1796 / 1193 / 1.1          | 1.06    | f58e254-dirty |
 // | attention_bwd_dkdv_v2  | v1 + blocks of KB queries in registers                | 896 / 746 / 2.1            | 1.73    | f58e254-dirty |
 // | attention_bwd_dkdv_v3  | subgroup, as forward v4                               | 150 / 86.9 / 12.6          | -       | f58e254-dirty |
 // | attention_bwd_dq_v1    | query row per invocation, key by key                  | 1344 / 915 / 1.1           | 1.12    | f58e254-dirty |
 // | attention_bwd_dq_v2    | v1 + blocks of KB keys in registers                   | 1061 / 548 / 1.3           | 1.69    | f58e254-dirty |
 // | attention_bwd_dq_v3    | subgroup, as forward v4                               | 128 / 72.1 / 11.1          | -       | f58e254-dirty |
+// | attention_bwd_dkdv_v7  | tiled: 32 keys held, 16-query tiles, 4×2 and 4×8      | 275.6 / - / 6.9 (3)        | -       | (3)           |
+// | attention_bwd_dq_v7    | tiled: 32 queries held, 16-key tiles, 4×2 and 4×8     | 217.7 / - / 6.5 (3)        | -       | (3)           |
 // | attention_bwd_v4       | v3's dK/dV pass also sums dQ (5 products, not 7)      | 147 / 114 / 16.1           | -       | f58e254-dirty |
 // | attention_bwd_v5       | v4 with 8 key rows per lane (half the q/dO loads, dQ) | 123 / 98.7 / 19.2          | -       | f58e254-dirty |
 // | attention_bwd_v6       | v5 with 16 key rows per lane, tail blocks skipped     | 47.4 / 89.9 / 49.9 (2)     | -       | 8f5f20f       |
@@ -86,6 +93,12 @@
 // (views that kept the 4-d strides; ~19% of its time). The re-run at b82aa1d (bench/results):
 // unfused 110.8 ms at B·H 6, 848 at 48; planned fused 74.0 and 528; paired 1.65x and 1.74x.
 // Every "unfused" figure above this note has the same inflation.
+// (3) The tiled versions, written for GPUs without a GPU to tune them on (session of
+// 2026-11-26): correctness is tested on lavapipe, where each workgroup-memory read is a loop
+// over the lanes, so they are slow there (`bench attention --filter '(fwd v7|bwd v7|dkdv v7|dq
+// v7).*B·H 6 N 785' --repeat 3`, the commit that added them; same run, unfused fwd 41.6 ms,
+// fwd+bwd 115.2 ms; fwd v6 + bwd v7 506 ms). Their GPU numbers are still to be measured;
+// the plan keeps v3 / v1 on GPUs until then, and `bench attention --tune` times them there.
 // Also: attention_bwd_dot (D), attention_bwd_dq_copy (v4..v6: dQ accumulator -> dQ view),
 // attention_probs (P for attention maps, small N only).
 

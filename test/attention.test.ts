@@ -13,8 +13,15 @@ import { refGradFD, gpuGrads, toF64 } from './helpers/gradcheck.js';
 import { Tensor } from '../src/autograd/tensor.js';
 import {
   attentionForward, attentionForwardPacked, attentionBackward, attentionBackwardPacked, attentionProbs, attentionProbsPacked,
-  FORWARD_VERSIONS, BACKWARD_VERSIONS, attentionSubgroupSize, attentionSource, type AttentionOpts,
+  FORWARD_VERSIONS, BACKWARD_VERSIONS, attentionSubgroupSize, attentionSource, isOnePass, type AttentionOpts,
+  tuneAttention, planAttention, defaultPlan, attentionShapeClass,
 } from '../src/kernels/attention.js';
+import { autotunerFor } from '../src/kernels/autotune.js';
+import { initNode } from '../src/node/index.js';
+import { nodeTuneStore } from '../src/node/autotune-store.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { attention, attentionPacked, attentionMaps } from '../src/autograd/ops/attention.js';
 import {
   attentionForwardRef, attentionBackwardRef, attentionProbsRef, unpackQkvRef, headsToTokensRef, tokensToHeadsRef, packQkvRef,
@@ -99,7 +106,7 @@ describe('fused attention vs float64 reference (dense (B, H, N, Dh))', () => {
   const refusesSubgroups = (subgroupVersion: boolean) => subgroupVersion && attentionSubgroupSize(getRuntime()) === null;
   for (const fwd of FORWARD_VERSIONS) {
     it(`forward v${fwd}, odd N`, async () => {
-      if (refusesSubgroups(fwd >= 4)) {
+      if (refusesSubgroups(fwd >= 4 && fwd <= 6)) {
         await expect(checkDense(oddN[1], { fwd }, 100, false)).rejects.toThrow(/subgroups of a fixed size/);
         return;
       }
@@ -109,6 +116,8 @@ describe('fused attention vs float64 reference (dense (B, H, N, Dh))', () => {
       // The subgroup versions: several row blocks with a tail, several heads, Dh = 16.
       if (fwd >= 4) {
         await checkDense({ B: 1, H: 3, N: 145, d: 64 }, { fwd, scale: 0.3 }, 13, false);
+        // v7 takes any Dh up to 64 (its tiles are zero-padded): one not a multiple of 4.
+        if (fwd === 7) await checkDense({ B: 2, H: 1, N: 33, d: 6 }, { fwd }, 19, false);
         await checkDense({ B: 2, H: 1, N: 161, d: 16 }, { fwd }, 14, false);
         // Dh = 12 and 4: a multiple of 4 but not of 8, and the smallest.
         await checkDense({ B: 1, H: 2, N: 37, d: 12 }, { fwd }, 17, false);
@@ -118,7 +127,7 @@ describe('fused attention vs float64 reference (dense (B, H, N, Dh))', () => {
   }
   for (const ver of BACKWARD_VERSIONS) {
     it(`backward v${ver} (dK/dV and dQ), odd N`, async () => {
-      if (refusesSubgroups(ver >= 3)) {
+      if (refusesSubgroups(ver >= 3 && ver <= 6)) {
         await expect(checkDense(oddN[1], { fwd: 1, dkdv: ver, dq: ver }, 200, true)).rejects.toThrow(/subgroups of a fixed size/);
         return;
       }
@@ -127,8 +136,14 @@ describe('fused attention vs float64 reference (dense (B, H, N, Dh))', () => {
       // The subgroup versions: several key blocks of 32 with a tail (v4 sums dQ over them),
       // several heads, a scale off Dh^-0.5.
       if (ver >= 3) {
-        await checkDense({ B: 1, H: 3, N: 67, d: 64 }, { fwd: 4, dkdv: ver, dq: ver, scale: 0.3 }, 9, true);
-        await checkDense({ B: 2, H: 1, N: 161, d: 64 }, { fwd: 4, dkdv: ver, dq: ver }, 10, true);
+        const fwd = ver === 7 ? 7 : 4;
+        await checkDense({ B: 1, H: 3, N: 67, d: 64 }, { fwd, dkdv: ver, dq: ver, scale: 0.3 }, 9, true);
+        await checkDense({ B: 2, H: 1, N: 161, d: 64 }, { fwd, dkdv: ver, dq: ver }, 10, true);
+      }
+      // v7: Dh below 64 and not a multiple of 4 (zero-padded tiles, columns past Dh not stored).
+      if (ver === 7) {
+        await checkDense({ B: 1, H: 2, N: 45, d: 16 }, { fwd: 7, dkdv: 7, dq: 7 }, 20, true);
+        await checkDense({ B: 2, H: 1, N: 19, d: 6 }, { fwd: 7, dkdv: 7, dq: 7 }, 21, true);
       }
     });
   }
@@ -200,8 +215,8 @@ describe('packed qkv (B, N, 3·H·Dh) in, (B, N, H·Dh) out', () => {
   it('forward and backward, every version', async () => {
     await checkPacked({ B: 2, H: 3, N: 17, d: 16 }, {}, 400);
     for (const ver of BACKWARD_VERSIONS) {
-      if (ver >= 3 && attentionSubgroupSize(getRuntime()) === null) continue; // covered by the refusal tests above
-      await checkPacked({ B: 1, H: 2, N: 10, d: 64 }, { fwd: ver >= 3 ? 4 : ver, dkdv: ver, dq: ver }, 410 + ver);
+      if (ver >= 3 && ver <= 6 && attentionSubgroupSize(getRuntime()) === null) continue; // covered by the refusal tests above
+      await checkPacked({ B: 1, H: 2, N: 10, d: 64 }, { fwd: ver === 7 ? 7 : ver >= 3 ? 4 : ver, dkdv: ver, dq: ver }, 410 + ver);
     }
   });
 
@@ -211,9 +226,64 @@ describe('packed qkv (B, N, 3·H·Dh) in, (B, N, H·Dh) out', () => {
     await checkPacked({ B: 5, H: 2, N: 17, d: 8 }, { maxBindingBytes: 4096 }, 420);
     // Dh = 6: not a multiple of 4, so the fallback version takes the packed views.
     await checkPacked({ B: 3, H: 2, N: 9, d: 6 }, { maxBindingBytes: 2048 }, 421);
+    // The tiled version over chunks (windows start mid-image: the view offsets travel as uniforms).
+    await checkPacked({ B: 5, H: 2, N: 37, d: 12 }, { fwd: 7, dkdv: 7, dq: 7, maxBindingBytes: 16384 }, 423);
     // The one-pass backward over chunks: its dQ accumulator is windowed like the views.
     if (attentionSubgroupSize(getRuntime()) === 8) {
       for (const ver of [4, 5, 6] as const) await checkPacked({ B: 5, H: 2, N: 37, d: 16 }, { fwd: 5, dkdv: ver, dq: ver, maxBindingBytes: 16384 }, 422);
+    }
+  });
+});
+
+describe('attention autotuning', () => {
+  it('tuneAttention times the eligible versions; planAttention then takes the fastest, and ignores choices it cannot run', async () => {
+    const tuner = autotunerFor(rt);
+    const c = { B: 1, H: 3, N: 23, d: 16 };
+    const shape = [c.B, c.H, c.N, c.d];
+    const [q, k, v, g] = inputs(c, 30).map((a) => Tensor.fromArray(a, shape));
+    const views = [q, k, v, g];
+    try {
+      const r = await tuneAttention(q, k, v, g, 1);
+      for (const t of [r.fwd, r.bwd]) {
+        expect(Object.keys(t.ms).length).toBeGreaterThan(0);
+        expect(t.ms[t.best]).toBe(Math.min(...Object.values(t.ms)));
+      }
+      // A software adapter with subgroups of 8 (lavapipe) times the subgroup versions and v7.
+      if (attentionSubgroupSize(rt) === 8) expect(Object.keys(r.fwd.ms).sort()).toEqual(['4', '5', '6', '7']);
+      const plan = planAttention(rt, c.N, c.d, views, c.B * c.H);
+      expect([plan.fwd, plan.dkdv, plan.dq]).toEqual([Number(r.fwd.best), Number(r.bwd.best), Number(r.bwd.best)]);
+      await checkDense(c, {}, 30, true); // the tuned plan, end to end
+      // Choices that are no version, or that this device or these operands cannot run.
+      const cls = attentionShapeClass(c.N, c.d, c.B * c.H);
+      tuner.set('attention-fwd', cls, '99');
+      tuner.set('attention-bwd', cls, 'v1');
+      expect(planAttention(rt, c.N, c.d, views, c.B * c.H)).toEqual(defaultPlan(rt, c.N, c.d, views));
+      tuner.set('attention-fwd', attentionShapeClass(c.N, 6, 3), '6'); // subgroup version, Dh % 4 != 0
+      expect(planAttention(rt, c.N, 6, [], 3).fwd).toBe(defaultPlan(rt, c.N, 6).fwd);
+      tuner.set('attention-fwd', cls, '7');
+      tuner.set('attention-bwd', cls, '7');
+      expect(planAttention(rt, c.N, c.d, views, c.B * c.H)).toMatchObject({ fwd: 7, dkdv: 7, dq: 7 });
+    } finally {
+      tuner.reset();
+      for (const t of views) t.dispose();
+    }
+  });
+
+  it("initNode({ tuneCache: true }) reads the adapter's disk cache: a choice there reaches planAttention", async () => {
+    const tuner = autotunerFor(rt);
+    const saved = process.env.MEDIVLAD_CACHE_DIR;
+    const dir = mkdtempSync(join(tmpdir(), 'medivlad-tune-'));
+    const cls = attentionShapeClass(40, 8, 2);
+    try {
+      await nodeTuneStore(rt.adapter, { dir }).save({ [tuner.key('attention-fwd', cls)]: '7', [tuner.key('attention-bwd', cls)]: '7' });
+      expect(planAttention(rt, 40, 8, [], 2).fwd).not.toBe(7); // not read yet
+      process.env.MEDIVLAD_CACHE_DIR = dir;
+      expect(await initNode({ tuneCache: true })).toBe(rt);
+      expect(planAttention(rt, 40, 8, [], 2)).toMatchObject({ fwd: 7, dkdv: 7, dq: 7 });
+    } finally {
+      if (saved === undefined) delete process.env.MEDIVLAD_CACHE_DIR;
+      else process.env.MEDIVLAD_CACHE_DIR = saved;
+      tuner.reset();
     }
   });
 });
@@ -287,7 +357,7 @@ describe('attention.wgsl header', () => {
     // v4 and v5 are one pass (attention_bwd_vN); v1..v3 are a dK/dV pass and a dQ pass.
     expect(entries).toEqual([
       ...FORWARD_VERSIONS.map((v) => `attention_forward_v${v}`),
-      ...BACKWARD_VERSIONS.flatMap((v) => (v >= 4 ? [`attention_bwd_v${v}`] : [`attention_bwd_dkdv_v${v}`, `attention_bwd_dq_v${v}`])),
+      ...BACKWARD_VERSIONS.flatMap((v) => (isOnePass(v) ? [`attention_bwd_v${v}`] : [`attention_bwd_dkdv_v${v}`, `attention_bwd_dq_v${v}`])),
     ].sort());
   });
 });

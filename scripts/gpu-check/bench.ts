@@ -8,7 +8,9 @@ const out = process.env.OUT ?? '/tmp';
 mkdirSync(out, { recursive: true });
 for (const suite of (process.argv[2] ?? 'matmul,attention,layernorm,softmax').split(',')) {
   try {
-    const rep = await runBench(rt, suite, { repeat: 7, peers: true });
+    // Tuned (matmul and attention; TUNE=0 to skip): the planned rows then run what wins on this
+    // GPU, e.g. the tiled attention v7, which was written without one.
+    const rep = await runBench(rt, suite, { repeat: 7, peers: true, tune: process.env.TUNE !== '0' });
     console.log(`\n## ${suite}\n` + printTable(rep.rows));
     writeFileSync(`${out}/${suite}.json`, JSON.stringify(rep, null, 1));
   } catch (e) {

@@ -7,8 +7,6 @@
 // stderr. See bench/README.md for how to read the numbers.
 import type { CommandModule } from 'yargs';
 import { initNode } from '../node/index.js';
-import { nodeTuneStore } from '../node/autotune-store.js';
-import { autotunerFor } from '../kernels/autotune.js';
 import { runBench, saveReport, suiteNames, resolveSuites, reportHeader, GROUPS } from '../../bench/run.js';
 import { printProfiles, printTable } from '../../bench/harness.js';
 import type { SoakOpts } from '../../bench/soak.js';
@@ -70,7 +68,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option('profile-shapes', { type: 'boolean', default: false, describe: 'as --profile, one line per kernel and launch shape' })
       .option('steps', { type: 'number', describe: 'soak only: DINO training steps (default 1000)' })
       .option('save', { type: 'boolean', default: false, describe: 'write bench/results/<adapter>-<suite>.json and .md (one pair per suite)' })
-      .option('tune', { type: 'boolean', default: false, describe: 'autotune each matmul shape before timing it (choices cached in $MEDIVLAD_CACHE_DIR or ~/.cache/medivlad)' })
+      .option('tune', { type: 'boolean', default: false, describe: 'autotune each matmul and attention shape before timing it (choices cached in $MEDIVLAD_CACHE_DIR or ~/.cache/medivlad, and used by every command)' })
       .option('robustness', {
         type: 'boolean',
         default: true,
@@ -90,15 +88,14 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       }
     }
     const dawnFlags = args.robustness ? [] : ['enable-dawn-features=disable_robustness'];
-    const rt = await initNode({ driver: args.driver as 'auto' | undefined, dawnFlags });
+    // Tuned kernel choices persist per adapter (src/node/autotune-store.ts).
+    const rt = await initNode({ driver: args.driver as 'auto' | undefined, dawnFlags, tuneCache: true });
     if (args['spin-wait']) rt.sleepBeforeWait = false;
     if (!args.timestamps) setGpuTimestamps(rt, false);
     if (args.profile || args['profile-shapes']) {
       if (!rt.device.features.has('timestamp-query')) throw new Error(`bench --profile: the adapter (${rt.adapter.description || rt.adapter.family}) has no 'timestamp-query' feature, so per-kernel GPU times cannot be measured`);
       setProfile(rt, { shapes: args['profile-shapes'] });
     }
-    // Tuned kernel choices persist per adapter (src/node/autotune-store.ts).
-    await autotunerFor(rt).useStore(nodeTuneStore(rt.adapter));
     const soak: SoakOpts = { steps: args.steps, save: args.save }; // read by bench/soak.ts only
     const report = await runBench(rt, args.suite, { repeat: args.repeat, filter, tune: args.tune, peers: args.peers, ...soak });
     if (!args.robustness) report.rows.forEach((r) => (r.robustness = false));

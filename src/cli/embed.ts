@@ -124,7 +124,7 @@ export const embedCommand: CommandModule<object, EmbedArgs> = {
     if (!(Number.isInteger(size) && size >= cfg.patchSize && size % cfg.patchSize === 0)) {
       throw new Error(`--size ${size} must be a positive multiple of the patch size ${cfg.patchSize}`);
     }
-    await initNode();
+    await initNode({ tuneCache: true });
     const vit = new VisionTransformer(cfg).eval();
     const store = new ParameterStore(vit, { seed: 0 });
     loadBackboneWeights(vit, store, all, loadOpts);

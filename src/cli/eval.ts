@@ -103,7 +103,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     if (!Number.isInteger(args['fold-seed'])) throw new Error(`--fold-seed must be an integer, got ${args['fold-seed']}`);
     if ((await nodeDataFs.kind(args.checkpoint)) !== 'file') throw new Error(`--checkpoint: missing file ${args.checkpoint}`);
     if (args.out !== undefined) await ensureWritableDir(args.out);
-    await initNode();
+    await initNode({ tuneCache: true });
     const { model, parsed } = await loadVideoModel(args.checkpoint);
     try {
       // ============ data: the test side of the fold ============

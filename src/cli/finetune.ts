@@ -156,7 +156,7 @@ export const finetuneCommand: CommandModule<object, FinetuneArgs> = {
     const loadOpts = { file: args.backbone, key: args.key as BackboneKey | undefined };
     const all = args.backbone === 'random' ? null : await readCheckpointTensors(args.backbone);
     if (all) checkPreset(backboneTensors(all, loadOpts).tensors, args.preset, args.backbone);
-    await initNode();
+    await initNode({ tuneCache: true });
     const model = new FrameModel({ vit: vitCfg, preset: args.preset, lastN: cfg.lastN, classes: 3 }, { seed: cfg.seed, headInit: cfg.headInit });
     let layout = 'random';
     let trainer: FrameTrainer | null = null;

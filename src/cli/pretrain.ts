@@ -181,7 +181,7 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
     const epochPath = join(args.out, 'epochs.jsonl');
     const size = args.size ?? VIT_PRESETS[cfg.arch].imgSize;
     const faults = parseFaults(process.env.MEDIVLAD_TEST_FAULT);
-    const rt = await initNode();
+    const rt = await initNode({ tuneCache: true });
     const clips = await loadClips(args.data, size, { videos: args.videos, frames: args.frames, seed: args.seed ?? 0, skipBad: args['skip-bad'], command: 'pretrain', need: 'any' });
     if (faults.nanData) clips[0].frames.forEach((f) => f.fill(NaN));
     const labelled = clips.filter((c) => c.label !== null).length;

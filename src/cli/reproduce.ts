@@ -134,7 +134,7 @@ export const reproduceCommand: CommandModule<object, ReproduceArgs> = {
     }
     if (!Number.isInteger(args.seed)) throw new Error(`--seed must be an integer, got ${args.seed}`);
     await ensureWritableDir(args.out);
-    const rt = await initNode();
+    const rt = await initNode({ tuneCache: true });
     const seconds: Record<string, number> = {};
     const tStart = performance.now();
     let t = performance.now();

@@ -127,7 +127,7 @@ export const scoreCommand: CommandModule<object, ScoreArgs> = {
       if (path.extname(args.attention).toLowerCase() !== '.png') throw new Error(`--attention ${args.attention}: the heatmap is written as PNG; name a .png file`);
       await ensureWritableDir(path.dirname(path.resolve(args.attention)));
     }
-    await initNode();
+    await initNode({ tuneCache: true });
     const { model } = await loadVideoModel(args.checkpoint);
     try {
       const size = model.vit.cfg.imgSize;

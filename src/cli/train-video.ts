@@ -108,7 +108,7 @@ export const trainVideoCommand: CommandModule<object, TrainVideoArgs> = {
     if (!(args['val-fraction'] > 0 && args['val-fraction'] < 1)) throw new Error(`--val-fraction must be in (0, 1), got ${args['val-fraction']}`);
     if ((await nodeDataFs.kind(args.backbone)) !== 'file') throw new Error(`--backbone: missing file ${args.backbone}`);
     await ensureWritableDir(args.out);
-    await initNode();
+    await initNode({ tuneCache: true });
     const { model: frame, checkpoint } = await loadFrameModel(args.backbone);
     const cfg: VideoConfig = {
       ...VIDEO_DEFAULTS,

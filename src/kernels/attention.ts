@@ -17,17 +17,33 @@
 // 128 MiB binding limit), windowed per chunk like the views.
 import baseSource from '../../shaders/attention.wgsl';
 import subgroupSource from '../../shaders/attention-subgroup.wgsl';
+import tiledSource from '../../shaders/attention-tiled.wgsl';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
 import { contiguous } from '../autograd/view-ops.js';
 import { ceilDiv } from './grid.js';
+import { autotunerFor, type TuneResult } from './autotune.js';
 import type { Runtime, BufferRef } from './runtime.js';
 
-/** v1 query per thread; v2 + register blocks; v3 + workgroup-memory K/V tiles; v4 subgroup; v5 subgroup, 8 rows per lane; v6 16 rows per lane. */
-export type ForwardVersion = 1 | 2 | 3 | 4 | 5 | 6;
-/** v1 row per thread; v2 + register blocks; v3 subgroup; v4 subgroup, one pass (dQ from the dK/dV pass); v5 v4 with 8 keys per lane; v6 16. */
-export type BackwardVersion = 1 | 2 | 3 | 4 | 5 | 6;
-export const FORWARD_VERSIONS: readonly ForwardVersion[] = [1, 2, 3, 4, 5, 6];
-export const BACKWARD_VERSIONS: readonly BackwardVersion[] = [1, 2, 3, 4, 5, 6];
+/**
+ * v1 query per thread; v2 + register blocks; v3 + workgroup-memory K/V tiles; v4 subgroup; v5
+ * subgroup, 8 rows per lane; v6 16 rows per lane; v7 tiled for GPUs (64 invocations, 32-row
+ * tiles, 4×4 register blocks).
+ */
+export type ForwardVersion = 1 | 2 | 3 | 4 | 5 | 6 | 7;
+/**
+ * v1 row per thread; v2 + register blocks; v3 subgroup; v4 subgroup, one pass (dQ from the
+ * dK/dV pass); v5 v4 with 8 keys per lane; v6 16; v7 tiled for GPUs (two passes, as v1..v3).
+ */
+export type BackwardVersion = 1 | 2 | 3 | 4 | 5 | 6 | 7;
+export const FORWARD_VERSIONS: readonly ForwardVersion[] = [1, 2, 3, 4, 5, 6, 7];
+export const BACKWARD_VERSIONS: readonly BackwardVersion[] = [1, 2, 3, 4, 5, 6, 7];
+/** The backward versions that compute dQ, dK and dV in one pass (a dQ accumulator + copy). */
+export const isOnePass = (v: BackwardVersion): boolean => v >= 4 && v <= 6;
+/** The tiled versions (shaders/attention-tiled.wgsl): 64 invocations, 32 rows per workgroup. */
+export const isTiled = (v: number): boolean => v === 7;
+const TILED_ROWS = 32;
+/** Workgroup memory the tiled versions declare (1632 vec4s + 1344 floats). */
+export const TILED_WORKGROUP_BYTES = 1632 * 16 + 1344 * 4;
 /**
  * Rows a lane owns in the subgroup versions: query rows (forward v4..v6) or key rows (the
  * one-pass backward v4..v6); a workgroup (one subgroup) covers this times the subgroup size.
@@ -73,7 +89,8 @@ const sources = new WeakMap<Runtime, string>();
  * directive it needs, which must come first) when `withSubgroups`.
  */
 export function attentionSource(withSubgroups: boolean): string {
-  return withSubgroups ? `enable subgroups;\n${baseSource}\n${subgroupSource}` : baseSource;
+  const all = `${baseSource}\n${tiledSource}`;
+  return withSubgroups ? `enable subgroups;\n${all}\n${subgroupSource}` : all;
 }
 
 /** The device's subgroup size when it is fixed and one the subgroup versions take (4 or 8). */
@@ -95,7 +112,7 @@ function sourceFor(rt: Runtime): string {
   return s;
 }
 
-const isSubgroup = (pass: 'fwd' | 'bwd', v: number) => (pass === 'fwd' ? v >= 4 : v >= 3);
+const isSubgroup = (pass: 'fwd' | 'bwd', v: number) => (pass === 'fwd' ? v >= 4 && v <= 6 : v >= 3 && v <= 6);
 
 /** Why the subgroup versions cannot run these operands, or null when they can. */
 export function subgroupIneligible(rt: Runtime, d: number, views: Tensor[]): string | null {
@@ -108,13 +125,31 @@ export function subgroupIneligible(rt: Runtime, d: number, views: Tensor[]): str
 }
 
 /**
+ * The plan for these operands: the autotuner's choice for their shape class where there is one
+ * this device can run (`bench attention --tune`, tuneAttention), else defaultPlan.
+ */
+export function planAttention(rt: Runtime, n: number, d: number, views: Tensor[] = [], bh = 1): AttentionPlan {
+  const plan = defaultPlan(rt, n, d, views);
+  // A choice of `bench attention --tune` (tuneAttention) for this shape class, where it can run.
+  const tuner = autotunerFor(rt);
+  const cls = attentionShapeClass(n, d, bh);
+  const fwd = Number(tuner.get('attention-fwd', cls));
+  if (fwd && versionIneligible(rt, 'fwd', fwd, d, views) === null) plan.fwd = fwd as ForwardVersion;
+  const bwd = Number(tuner.get('attention-bwd', cls));
+  if (bwd && versionIneligible(rt, 'bwd', bwd, d, views) === null) plan.dkdv = plan.dq = bwd as BackwardVersion;
+  return plan;
+}
+
+/**
  * Default plan, from the measurements in the shader's table. Real GPUs (H200): workgroup-memory
- * tiles forward (v3), the plain row-per-thread backward (v1 beat v2's register blocks there).
+ * tiles forward (v3), the plain row-per-thread backward (v1 beat v2's register blocks there);
+ * the tiled v7, written for GPUs since, stays off by default until it is measured on one
+ * (tuneAttention times it against these).
  * CPU adapters (lavapipe) with subgroups of 4 or 8: the subgroup versions (loads are what costs
  * there, 5-10x); otherwise v1, whose code stays small: with a small Dh, LLVM unrolls v2's loops
  * completely and one pipeline takes 10-15 s to compile.
  */
-export function planAttention(rt: Runtime, n: number, d: number, views: Tensor[] = []): AttentionPlan {
+export function defaultPlan(rt: Runtime, n: number, d: number, views: Tensor[] = []): AttentionPlan {
   const base = { wg: 64, kb: 8, tk: 32 };
   if (rt.adapter.family === 'gpu') return { fwd: 3, dkdv: 1, dq: 1, ...base };
   if (subgroupIneligible(rt, d, views) === null) {
@@ -136,6 +171,79 @@ export function planAttention(rt: Runtime, n: number, d: number, views: Tensor[]
     return { fwd, dkdv: bwd, dq: bwd, ...base };
   }
   return { fwd: 1, dkdv: 1, dq: 1, ...base };
+}
+
+/** Why version v of a pass cannot run on this device and these operands, or null when it can. */
+export function versionIneligible(rt: Runtime, pass: 'fwd' | 'bwd', v: number, d: number, views: Tensor[]): string | null {
+  if (pass === 'fwd' ? !FORWARD_VERSIONS.includes(v as ForwardVersion) : !BACKWARD_VERSIONS.includes(v as BackwardVersion)) {
+    return `no ${pass === 'fwd' ? 'forward' : 'backward'} version ${v}`;
+  }
+  if (isSubgroup(pass, v)) {
+    const why = subgroupIneligible(rt, d, views);
+    if (why) return `the subgroup version ${why}`;
+  }
+  if (pass === 'bwd' && isOnePass(v as BackwardVersion) && (attentionSubgroupSize(rt) !== 8 || d % 8 !== 0)) {
+    return `backward v${v} needs subgroups of 8 and Dh % 8 == 0 (its dQ reduction is three xor steps over column halves; Dh = ${d})`;
+  }
+  if (isTiled(v) && TILED_WORKGROUP_BYTES > rt.limits.maxComputeWorkgroupStorageSize) {
+    return `the tiled version (v7) needs ${TILED_WORKGROUP_BYTES} bytes of workgroup memory; the device allows ${rt.limits.maxComputeWorkgroupStorageSize}`;
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------- autotuning
+
+/** The autotuner's shape class: N and B·H to the nearest power of 2, and Dh. */
+export function attentionShapeClass(n: number, d: number, bh: number): string {
+  const b2 = (x: number) => 2 ** Math.round(Math.log2(Math.max(1, x)));
+  return `N${b2(n)} Dh${d} BH${b2(bh)}`;
+}
+
+/**
+ * Versions worth timing per adapter family (the rest never won where measured, and v2 compiles
+ * slowly): GPUs the workgroup-memory ones and the plain backward; CPU adapters the subgroup ones
+ * and the tiled one. Ineligible ones are dropped; v1 is the fallback when none is left.
+ */
+function tuneCandidates(rt: Runtime, pass: 'fwd' | 'bwd', d: number, views: Tensor[]): number[] {
+  const gpu = rt.adapter.family === 'gpu';
+  const wanted = pass === 'fwd' ? (gpu ? [3, 7] : [4, 5, 6, 7]) : gpu ? [1, 7] : [3, 4, 5, 6, 7];
+  const ok = wanted.filter((v) => versionIneligible(rt, pass, v, d, views) === null);
+  return ok.length ? ok : [1];
+}
+
+/**
+ * Time the candidate forward versions, then (after one planned forward) the backward versions,
+ * on these (B, H, N, Dh) operands; remember the fastest of each for their shape class, so that
+ * planAttention (and the autograd ops through it) uses them from then on, and persist them where
+ * the autotuner has a store (the Node CLI: src/node/autotune-store.ts).
+ */
+export async function tuneAttention(q: Tensor, k: Tensor, v: Tensor, dO: Tensor, repeat = 3): Promise<{ fwd: TuneResult; bwd: TuneResult }> {
+  const rt = q.rt;
+  const [B, H, N, d] = q.shape;
+  const views = [q, k, v, dO];
+  const cls = attentionShapeClass(N, d, B * H);
+  const tuner = autotunerFor(rt);
+  const drop = (ts: (Tensor | null)[]) => ts.forEach((t) => t?.dispose());
+  const fwd = await tuner.tune('attention-fwd', cls, tuneCandidates(rt, 'fwd', d, views).map((ver) => ({
+    name: String(ver),
+    launch: () => {
+      const r = attentionForward(q, k, v, { fwd: ver as ForwardVersion });
+      drop([r.o, r.lse]);
+    },
+  })), repeat);
+  const saved = attentionForward(q, k, v, { fwd: Number(fwd.best) as ForwardVersion });
+  try {
+    const bwd = await tuner.tune('attention-bwd', cls, tuneCandidates(rt, 'bwd', d, views).map((ver) => ({
+      name: String(ver),
+      launch: () => {
+        const r = attentionBackward(q, k, v, saved.o, saved.lse, dO, { dkdv: ver as BackwardVersion, dq: ver as BackwardVersion });
+        drop([r.dq, r.dk, r.dv]);
+      },
+    })), repeat);
+    return { fwd, bwd };
+  } finally {
+    drop([saved.o, saved.lse]);
+  }
 }
 
 // ---------------------------------------------------------------- operand windows
@@ -215,6 +323,8 @@ interface Launch {
   entry: string;
   /** A subgroup version: vec4 bindings (q4, k4, v4, go4), SG lanes per workgroup, 4 rows per lane. */
   sub: boolean;
+  /** A tiled version (v7): 64 invocations, TILED_ROWS rows per workgroup, only DH overridden. */
+  tiled?: boolean;
   /** Subgroup versions: rows per lane when not 4. */
   rowsPerLane?: number;
   /** Workgroups along x; default ⌈N / rows per workgroup⌉. */
@@ -292,6 +402,8 @@ function launch(rt: Runtime, l: Launch): void {
       }
       overrides.SG = attentionSubgroupSize(rt)!;
       rowsPerGroup = (l.rowsPerLane ?? 4) * overrides.SG;
+    } else if (l.tiled) {
+      rowsPerGroup = TILED_ROWS;
     } else {
       Object.assign(overrides, { WG: plan.wg, KB: plan.kb, TK: plan.tk });
       rowsPerGroup = plan.wg;
@@ -313,22 +425,17 @@ function resolve(
   const [B, H, N, d] = shape;
   if (!(B >= 1 && H >= 1 && N >= 1 && d >= 1)) throw new Error(`${what}: empty shape ${shapeStr(shape)}`);
   if (d > MAX_HEAD_DIM) throw new Error(`${what}: head dim ${d} exceeds ${MAX_HEAD_DIM}`);
-  const base = planAttention(rt, N, d, views);
+  const base = planAttention(rt, N, d, views, B * H);
   const plan: AttentionPlan = {
     fwd: opts.fwd ?? base.fwd, dkdv: opts.dkdv ?? base.dkdv, dq: opts.dq ?? base.dq,
     wg: opts.wg ?? base.wg, kb: opts.kb ?? base.kb, tk: opts.tk ?? base.tk,
   };
-  if (!FORWARD_VERSIONS.includes(plan.fwd)) throw new Error(`${what}: no forward version ${plan.fwd}`);
-  if (!BACKWARD_VERSIONS.includes(plan.dkdv) || !BACKWARD_VERSIONS.includes(plan.dq)) throw new Error(`${what}: no backward version ${plan.dkdv}/${plan.dq}`);
-  if (isSubgroup('fwd', plan.fwd) || isSubgroup('bwd', plan.dkdv) || isSubgroup('bwd', plan.dq)) {
-    const why = subgroupIneligible(rt, d, views);
-    if (why) throw new Error(`${what}: the subgroup version ${why}`);
+  for (const [pass, v] of [['fwd', plan.fwd], ['bwd', plan.dkdv], ['bwd', plan.dq]] as const) {
+    const why = versionIneligible(rt, pass, v, d, views);
+    if (why) throw new Error(`${what}: ${why}`);
   }
-  if ((plan.dkdv >= 4 || plan.dq >= 4) && plan.dkdv !== plan.dq) {
+  if ((isOnePass(plan.dkdv) || isOnePass(plan.dq)) && plan.dkdv !== plan.dq) {
     throw new Error(`${what}: backward v4..v6 compute dQ, dK and dV in one pass; dkdv and dq must be the same version (got ${plan.dkdv}/${plan.dq})`);
-  }
-  if (plan.dkdv >= 4 && (attentionSubgroupSize(rt) !== 8 || d % 8 !== 0)) {
-    throw new Error(`${what}: backward v${plan.dkdv} needs subgroups of 8 and Dh % 8 == 0 (its dQ reduction is three xor steps over column halves; Dh = ${d})`);
   }
   if (!(plan.kb >= 1 && plan.kb <= 16)) throw new Error(`${what}: register block ${plan.kb} not in 1..16`);
   if (plan.fwd === 3 && (plan.tk % plan.kb !== 0 || plan.tk * d * 8 > rt.limits.maxComputeWorkgroupStorageSize)) {
@@ -377,13 +484,18 @@ export function attentionForwardInto(q: Tensor, k: Tensor, v: Tensor, o: Tensor,
   const shape = q.shape;
   const { plan, scale, maxBinding } = resolve(q.rt, what, shape, opts, [q, k, v]);
   const [B, H, N, d] = shape;
+  const qOp = headView(q, what, 'q', shape);
   launch(q.rt, {
     entry: `attention_forward_v${plan.fwd}`,
     sub: isSubgroup('fwd', plan.fwd),
+    tiled: isTiled(plan.fwd),
     rowsPerLane: ROWS_PER_LANE[plan.fwd] ?? 4,
     ops: {
-      q: headView(q, what, 'q', shape), k: headView(k, what, 'k', shape), v: headView(v, what, 'v', shape),
+      q: qOp, k: headView(k, what, 'k', shape), v: headView(v, what, 'v', shape),
       o: headView(o, what, 'o', shape), lse: denseRows(lse, what, 'lse', [B, H, N]),
+      // v7 shares its tile loader with the backward, whose operand switch names dO: bound to
+      // q there, never read (src 3 is not loaded by the forward).
+      ...(isTiled(plan.fwd) ? { go: qOp } : {}),
     },
     B, H, N, d, scale, plan, maxBinding, what,
   });
@@ -444,7 +556,7 @@ export function attentionBackwardInto(
   const ddOp = denseRows(dd, what, 'D', [B, H, N]);
   const common = { B, H, N, d, scale, plan, maxBinding, what };
   launch(rt, { ...common, entry: 'attention_bwd_dot', sub: false, ops: { o: headView(o, what, 'o', shape), go: base.go, dd: ddOp } });
-  if (plan.dkdv >= 4) {
+  if (isOnePass(plan.dkdv)) {
     // One pass: dQ, dK and dV together (targets not asked for go to scratch), dQ summed in a
     // dense accumulator and then copied into its view.
     const temps: Tensor[] = [];
@@ -473,12 +585,12 @@ export function attentionBackwardInto(
   if (out.dk || out.dv) {
     if (!out.dk || !out.dv) throw new Error(`${what}: dK and dV come from one pass; give both`);
     launch(rt, {
-      ...common, entry: `attention_bwd_dkdv_v${plan.dkdv}`, sub: isSubgroup('bwd', plan.dkdv),
+      ...common, entry: `attention_bwd_dkdv_v${plan.dkdv}`, sub: isSubgroup('bwd', plan.dkdv), tiled: isTiled(plan.dkdv),
       ops: { ...base, dd: ddOp, gk: headView(out.dk, what, 'dK', shape), gv: headView(out.dv, what, 'dV', shape) },
     });
   }
   if (out.dq) {
-    launch(rt, { ...common, entry: `attention_bwd_dq_v${plan.dq}`, sub: isSubgroup('bwd', plan.dq), ops: { ...base, dd: ddOp, gq: headView(out.dq, what, 'dQ', shape) } });
+    launch(rt, { ...common, entry: `attention_bwd_dq_v${plan.dq}`, sub: isSubgroup('bwd', plan.dq), tiled: isTiled(plan.dq), ops: { ...base, dd: ddOp, gq: headView(out.dq, what, 'dQ', shape) } });
   }
   dd.dispose();
 }

@@ -87,6 +87,13 @@ export class Autotuner {
     if (bad.length) this.warn(`autotune: ignoring ${bad.length} malformed cache entr${bad.length === 1 ? 'y' : 'ies'} (${bad.slice(0, 3).join(', ')})`);
   }
 
+  /** Forget every choice and detach the store (its file is left as it is). */
+  reset(): void {
+    this.choices.clear();
+    this.store = undefined;
+    this.loaded = false;
+  }
+
   get(kernel: string, shapeClass: string): string | undefined {
     return this.choices.get(this.key(kernel, shapeClass));
   }

@@ -14,6 +14,8 @@ import { createRuntime } from '../kernels/create-runtime.js';
 import { setRuntime, hasRuntime, getRuntime } from '../kernels/current.js';
 import type { Runtime } from '../kernels/runtime.js';
 import { startEnvProfile } from './profile-env.js';
+import { autotunerFor } from '../kernels/autotune.js';
+import { nodeTuneStore } from './autotune-store.js';
 
 let exitHooked = false;
 
@@ -23,6 +25,12 @@ export interface NodeInitOptions extends NodeGpuOptions {
    * Default 19, or $MEDIVLAD_MAIN_NICE (a number; 0 or 'off' leaves it alone). See yieldToDriver.
    */
   mainThreadNice?: number | false;
+  /**
+   * Read (and write) the autotuner's per-adapter disk cache (src/node/autotune-store.ts), so
+   * that the kernel choices of `medivlad bench --tune` apply to this process. The CLI commands
+   * set it; default off (library users and the tests keep the measured default choices).
+   */
+  tuneCache?: boolean;
 }
 
 /** The nice value initNode gave the JS thread (null: left alone). */
@@ -59,7 +67,11 @@ function yieldToDriver(rt: Runtime, opts: NodeInitOptions): void {
 /** The current runtime, or a new one (also when the current one's device was lost). */
 export async function initNode(opts: NodeInitOptions = {}): Promise<Runtime> {
   if (hasRuntime()) {
-    if (!getRuntime().lost) return getRuntime();
+    const cur = getRuntime();
+    if (!cur.lost) {
+      if (opts.tuneCache) await autotunerFor(cur).useStore(nodeTuneStore(cur.adapter));
+      return cur;
+    }
     shutdownNode();
   }
   const { adapter, driver } = await acquireNodeGpu(opts);
@@ -67,6 +79,7 @@ export async function initNode(opts: NodeInitOptions = {}): Promise<Runtime> {
   yieldToDriver(rt, opts);
   setRuntime(rt);
   startEnvProfile(rt); // MEDIVLAD_PROFILE=FILE (src/node/profile-env.ts)
+  if (opts.tuneCache) await autotunerFor(rt).useStore(nodeTuneStore(rt.adapter));
   if (!exitHooked) {
     exitHooked = true;
     process.once('exit', () => shutdownNode());

@@ -1,7 +1,8 @@
 // ViT against PyTorch (scripts/make-fixtures.py restates DINO's vision_transformer.py):
 // a tiny ViT's CLS features, last-layer attention and every parameter gradient, at its
 // native size and at a smaller input (bicubic position-embedding interpolation); and one
-// ViT-S/8 block (D 384, 6 heads of 64, N 65).
+// ViT-S/8 block (D 384, 6 heads of 64, N 65), with the planned fused attention and again with
+// the tiled GPU version v7 (put in as the autotuner's choice, so it runs through the model).
 import { describe, it, beforeAll, expect } from 'vitest';
 import { gpu } from './helpers/gpu.js';
 import { expectClose } from './helpers/close.js';
@@ -10,6 +11,9 @@ import { formulaValues } from './helpers/formula-init.js';
 import { Tensor, backward } from '../src/autograd/index.js';
 import { VisionTransformer, Block, VIT_PRESETS, type VitConfig } from '../src/models/vit.js';
 import { ParameterStore } from '../src/models/parameters.js';
+import { getRuntime } from '../src/kernels/current.js';
+import { autotunerFor } from '../src/kernels/autotune.js';
+import { attentionShapeClass, versionIneligible } from '../src/kernels/attention.js';
 
 beforeAll(async () => {
   await gpu();
@@ -40,9 +44,31 @@ describe('ViT vs PyTorch', () => {
     store.dispose();
   });
 
-  it('one ViT-S/8 block: output and gradients', async () => {
+  // With the planned attention, and with the tiled GPU version (v7) put in as a tuned choice.
+  for (const tiled of [false, true]) it(`one ViT-S/8 block: output and gradients${tiled ? ', attention v7' : ''}`, async () => {
     const fx = loadStFixture('vit-s8-block');
     const { B, N, D } = fx.meta as { B: number; N: number; D: number };
+    const rt = getRuntime();
+    if (tiled) {
+      expect(versionIneligible(rt, 'fwd', 7, 64, [])).toBeNull();
+      const cls = attentionShapeClass(N, 64, B * 6);
+      autotunerFor(rt).set('attention-fwd', cls, '7');
+      autotunerFor(rt).set('attention-bwd', cls, '7');
+    }
+    const profile = tiled && rt.device.features.has('timestamp-query');
+    if (profile) rt.startProfile();
+    let ran: string[] = [];
+    try {
+      await checkBlock(fx, B, N, D);
+    } finally {
+      if (profile) ran = (await rt.stopProfile()).kernels.map((k) => k.kernel);
+      if (tiled) autotunerFor(rt).reset();
+    }
+    // The tuned choice is what ran (where the profiler can tell).
+    if (profile) for (const e of ['attention_forward_v7', 'attention_bwd_dkdv_v7', 'attention_bwd_dq_v7']) expect(ran).toContain(`attention/${e}`);
+  });
+
+  async function checkBlock(fx: ReturnType<typeof loadStFixture>, B: number, N: number, D: number): Promise<void> {
     const blk = new Block(VIT_PRESETS['vit-s8'], 0, 0);
     const store = new ParameterStore(blk, { seed: 0 });
     store.loadValues(formulaValues(blk, 0.05));
@@ -72,7 +98,7 @@ describe('ViT vs PyTorch', () => {
     expect(blk.numParameters()).toBe(1_774_464);
     for (const t of [x, w, y, attn]) t.dispose();
     store.dispose();
-  });
+  }
 
   it('vit-s8 preset has 21.67 M parameters', () => {
     const vit = new VisionTransformer(VIT_PRESETS['vit-s8']);

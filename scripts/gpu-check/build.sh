@@ -9,7 +9,7 @@
 #   /tmp/node test/helpers/devchk.mjs            # "N passed, M failed"
 #   cp .devchk/bench.mjs test/helpers/devbench.mjs && /tmp/node test/helpers/devbench.mjs matmul,attention
 # (Vulkan: the loader libvulkan1 must be installed; set VK_DRIVER_FILES to the NVIDIA ICD json
-# if no adapter is found.)
+# if no adapter is found.) scripts/gpu-check/device.sh does all of the above in one command.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .devchk/nm/webgpu/dist/linux-x64

@@ -46,6 +46,8 @@ function mk(v: unknown, msg: string | undefined, neg: boolean) {
   return {
     toBe: (w: unknown) => check(Object.is(v, w), `${s(v)} to be ${s(w)}`),
     toEqual: (w: unknown) => check(deepEq(v, w), `${s(v)} to equal ${s(w)}`),
+    // every key of w equals v's (one level; enough for the plans and options compared here)
+    toMatchObject: (w: object) => check(Object.entries(w).every(([k, x]) => deepEq((v as Record<string, unknown>)[k], x)), `${s(v)} to match ${s(w)}`),
     toBeGreaterThan: (w: number) => check((v as number) > w, `${v} > ${w}`),
     toBeGreaterThanOrEqual: (w: number) => check((v as number) >= w, `${v} >= ${w}`),
     toBeLessThan: (w: number) => check((v as number) < w, `${v} < ${w}`),

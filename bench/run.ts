@@ -23,6 +23,7 @@ import { benchSoftmax } from './softmax.js';
 import { benchLayernorm } from './layernorm.js';
 import { benchGelu } from './gelu.js';
 import { benchAttention } from './attention.js';
+import { benchLstm } from './lstm.js';
 import { benchDinoLoss } from './dino-loss.js';
 import { benchEma } from './ema.js';
 import { benchAdamw } from './adamw.js';
@@ -77,13 +78,14 @@ export const SUITES: Record<string, Suite> = {
   ema: benchEma,
   adamw: benchAdamw,
   vlad: benchVlad,
+  lstm: benchLstm,
   augment: benchAugment,
   model: benchModel,
   data: benchDataRows,
   soak: (rt, o) => import('./soak.js').then((m) => m.benchSoak(rt, o)), // not in any group: `bench soak --steps N`
 };
 
-const KERNEL_SUITES = ['matmul', 'softmax', 'layernorm', 'gelu', 'attention', 'dino-loss', 'ema', 'adamw', 'vlad', 'augment'];
+const KERNEL_SUITES = ['matmul', 'softmax', 'layernorm', 'gelu', 'attention', 'dino-loss', 'ema', 'adamw', 'vlad', 'lstm', 'augment'];
 
 /** Names that run several suites, one after another, in one report. */
 export const GROUPS: Record<string, string[]> = {

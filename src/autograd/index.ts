@@ -15,6 +15,7 @@ export * from './ops/matmul-ops.js';
 export * from './ops/attention.js';
 export * from './ops/dino-loss.js';
 export * from './ops/vlad.js';
+export * from './ops/lstm.js';
 export * from './ops/reduce-ops.js';
 export * from './ops/softmax-ops.js';
 export * from './ops/norm-ops.js';

@@ -11,11 +11,13 @@
 // [h_{S−1} forward ; h_0 backward] (B, 2H), torch's h_n[0] and h_n[1].
 //
 // Cost: the two directions run side by side as a batch of 2 (the backward one on the frames
-// reversed): the input projections of every frame are one batched GEMM, then S steps of one
-// batched (2, B, H) × (2, H, 4H) product and eight elementwise launches, all recorded into the
-// same command stream (no readback inside the recurrence). Composed from the engine's ops, so
-// the backward is theirs: each step's select() hands back a zero-padded (2, S, B, 4H) gradient,
-// O(S²·B·H) traffic, small at S = 15.
+// reversed): the input projections of every frame are one batched GEMM, then the recurrence
+// as one autograd op (src/autograd/ops/lstm.ts): per step one batched (2, B, H) × (2, H, 4H)
+// product and one fused cell kernel, and as many backward, all recorded into the same command
+// stream (no readback inside the recurrence). `composed = true` runs the recurrence built from
+// the engine's elementwise ops instead (about eight launches per step forward, and a
+// zero-padded (2, S, B, 4H) gradient per step for its select() backward): the benchmark's
+// baseline and a second oracle in the tests.
 import type { Tensor } from '../autograd/tensor.js';
 import { scope } from '../autograd/scope.js';
 import * as A from '../autograd/index.js';
@@ -32,6 +34,8 @@ interface Direction {
 export class BiLSTM extends Module {
   readonly fwd: Direction;
   readonly bwd: Direction;
+  /** Run the recurrence composed from elementwise ops instead of the fused op (benchmarks, tests). */
+  composed = false;
 
   constructor(
     readonly inputSize: number,
@@ -55,7 +59,7 @@ export class BiLSTM extends Module {
   /**
    * x (B, S, D) → [h_fwd ; h_bwd] (B, 2H). Both directions run in the same S steps as a batch of
    * 2: direction 1 reads the frames reversed, so its step t sees frame S−1−t, and each step is
-   * one batched (2, B, H) × (2, H, 4H) product and a few elementwise launches on (2, B, ·).
+   * one batched (2, B, H) × (2, H, 4H) product and one fused cell launch on (2, B, ·).
    */
   forward(x: Tensor): Tensor {
     const H = this.hidden;
@@ -71,20 +75,30 @@ export class BiLSTM extends Module {
       const order = [...Array(S).keys(), ...[...Array(S).keys()].reverse()];
       const x2 = A.reshape(A.gather(xs, 0, order), [2, S * B, D]);
       const xw = A.reshape(A.add(A.matmul(x2, wih, { transB: true }), bias), [2, S, B, 4 * H]); // W_ih x + b
-      let h: Tensor | null = null; // (2, B, H); h_0 = c_0 = 0 needs no product
-      let c: Tensor | null = null;
-      for (let t = 0; t < S; t++) {
-        const xt = A.select(xw, 1, t); // (2, B, 4H)
-        const z = h ? A.add(A.matmul(h, whh, { transB: true }), xt) : xt;
-        const sg = A.sigmoid(z); // σ of all four blocks; the g block's is unused
-        const i = A.slice(sg, 2, 0, H);
-        const f = A.slice(sg, 2, H, 2 * H);
-        const g = A.tanh(A.slice(z, 2, 2 * H, 3 * H));
-        const o = A.slice(sg, 2, 3 * H, 4 * H);
-        c = c ? A.add(A.mul(f, c), A.mul(i, g)) : A.mul(i, g);
-        h = A.mul(o, A.tanh(c));
-      }
-      return A.reshape(A.contiguous(A.permute(h!, [1, 0, 2])), [B, 2 * H]); // [fwd ; bwd] per video
+      const h = this.composed ? recurrenceComposed(xw, whh, S, H) : A.lstmRecurrence(xw, whh);
+      return A.reshape(A.contiguous(A.permute(h, [1, 0, 2])), [B, 2 * H]); // [fwd ; bwd] per video
     });
   }
+}
+
+/**
+ * The recurrence composed from the engine's ops (a product, a sigmoid, a tanh, slices, products
+ * and sums per step; their backward rules give the gradient): what A.lstmRecurrence fuses, kept
+ * as its benchmark baseline and a second oracle in the tests.
+ */
+function recurrenceComposed(xw: Tensor, whh: Tensor, S: number, H: number): Tensor {
+  let h: Tensor | null = null; // (2, B, H); h_0 = c_0 = 0 needs no product
+  let c: Tensor | null = null;
+  for (let t = 0; t < S; t++) {
+    const xt = A.select(xw, 1, t); // (2, B, 4H)
+    const z = h ? A.add(A.matmul(h, whh, { transB: true }), xt) : xt;
+    const sg = A.sigmoid(z); // σ of all four blocks; the g block's is unused
+    const i = A.slice(sg, 2, 0, H);
+    const f = A.slice(sg, 2, H, 2 * H);
+    const g = A.tanh(A.slice(z, 2, 2 * H, 3 * H));
+    const o = A.slice(sg, 2, 3 * H, 4 * H);
+    c = c ? A.add(A.mul(f, c), A.mul(i, g)) : A.mul(i, g);
+    h = A.mul(o, A.tanh(c));
+  }
+  return h!;
 }

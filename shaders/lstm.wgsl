@@ -19,6 +19,9 @@
 // invocation. It replaces about eight elementwise launches forward (sigmoid, tanh, slices,
 // products, sums) and three times that backward; on a software adapter each launch costs more
 // than its arithmetic at these sizes (B = 8, H = 128: 2048 invocations).
+// Measured (`bench lstm --repeat 7 --save` at d5d032e, lavapipe, idle; the whole Bi-LSTM, S 15,
+// B 8): forward + backward 28.5 ms against 93.2 ms composed at D = H = 128 (paired 3.04x),
+// 142 against 384 ms at D = H = 384 (paired 2.24x); bench/README.md.
 
 struct Params {
   b: u32,  // videos B

@@ -196,7 +196,7 @@ export async function benchAttention(rt: Runtime, opts: { repeat?: number; filte
     const x = makeInputs(rt, c.bh, c.n);
     if (opts.tune) {
       progress(`attention ${shape}: autotuning`);
-      const t = await tuneAttention(x.q, x.k, x.v, x.g);
+      const t = await tuneAttention(x.q, x.k, x.v, x.g, repeat); // as many samples as the rows get
       progress(`attention ${shape}: tuned forward v${t.fwd.best} (${fmtMs(t.fwd.ms)}), backward v${t.bwd.best} (${fmtMs(t.bwd.ms)})`);
     }
     const plan = planAttention(rt, c.n, DH, [x.q, x.k, x.v, x.g], c.bh);

@@ -2,7 +2,7 @@ import { initNode, shutdownNode } from '../../src/node/index.js';
 import { runBench } from '../../bench/run.js';
 import { printTable } from '../../bench/harness.js';
 import { writeFileSync, mkdirSync } from 'node:fs';
-const rt = await initNode();
+const rt = await initNode({ tuneCache: true }); // tuned choices land in $MEDIVLAD_CACHE_DIR (device.sh: $OUT/cache)
 console.log('adapter', rt.adapter.description, rt.adapter.family);
 const out = process.env.OUT ?? '/tmp';
 mkdirSync(out, { recursive: true });

@@ -28,28 +28,42 @@ const SSTR: u32 = 17u;    // row stride of the backward's 32×16 P and dS tiles,
 var<workgroup> tw: array<vec4<f32>, 1632>;  // three 32-row tiles, or two and two 16-row ones
 var<workgroup> tsc: array<f32, 1344>;       // score tiles (P, dS), row partials, L and D
 
-// Element c of row i of operand `src` (0 q, 1 k, 2 v, 3 dO) of head bh.
-fn t7_elem(src: u32, bh: u32, i: u32, c: u32) -> f32 {
+// The view (offset, batch, head and token strides) of operand `src` (0 q, 1 k, 2 v, 3 dO).
+fn t7_view(src: u32) -> vec4<u32> {
   switch src {
-    case 0u: { return q[row(p.q, bh, i) + c]; }
-    case 1u: { return k[row(p.k, bh, i) + c]; }
-    case 2u: { return v[row(p.v, bh, i) + c]; }
-    default: { return go[row(p.go, bh, i) + c]; }
+    case 0u: { return p.q; }
+    case 1u: { return p.k; }
+    case 2u: { return p.v; }
+    default: { return p.go; }
+  }
+}
+
+// Element e of operand src's binding.
+fn t7_at(src: u32, e: u32) -> f32 {
+  switch src {
+    case 0u: { return q[e]; }
+    case 1u: { return k[e]; }
+    case 2u: { return v[e]; }
+    default: { return go[e]; }
   }
 }
 
 // Rows r0 .. r0 + rows - 1 of operand src, times f, into tw[base + r·TS + c4] (the whole
-// workgroup, coalesced: consecutive invocations take consecutive vec4s of a row).
+// workgroup, coalesced: consecutive invocations take consecutive vec4s of a row). The head's
+// first row is found once (row() divides by the head count): per element only a multiply-add.
 fn t7_load(src: u32, bh: u32, r0: u32, rows: u32, f: f32, lid: u32, base: u32) {
   let d4 = (DH + 3u) / 4u;
+  let view = t7_view(src);
+  let head = row(view, bh, 0u);
   for (var e = lid; e < rows * d4; e += 64u) {
     let r = e / d4;
     let c4 = e - r * d4;
     let i = r0 + r;
     var x = vec4<f32>(0.0);
     if (i < p.n) {
+      let at = head + i * view.w + 4u * c4;
       for (var u = 0u; u < 4u; u++) {
-        if (4u * c4 + u < DH) { x[u] = t7_elem(src, bh, i, 4u * c4 + u); }
+        if (4u * c4 + u < DH) { x[u] = t7_at(src, at + u); }
       }
     }
     tw[base + r * TS + c4] = x * f;

@@ -72,15 +72,15 @@
 // | attention_forward_v4   | subgroup: 4 rows per lane, shuffled K/V, lazy rescale | 72.2 / 56.2 / 13.1         | -       | f58e254-dirty |
 // | attention_forward_v5   | v4 with 8 query rows per lane (half the K/V loads)    | 68.6 / 43.7 / 13.8         | -       | f58e254-dirty |
 // | attention_forward_v6   | v5 with 16 rows per lane, wholly-tail blocks skipped  | 22.1 / 40.2 / 42.9 (2)     | -       | 8f5f20f       |
-// | attention_forward_v7   | tiled (GPUs): 32-row tiles, 4×4 register blocks       | 148.8 / - / 6.4 (3)        | -       | (3)           |
+// | attention_forward_v7   | tiled (GPUs): 32-row tiles, 4×4 register blocks       | 136.9 / - / 6.9 (3)        | -       | (3)           |
 // | attention_bwd_dkdv_v1  | key row per invocation, query by query                | 1796 / 1193 / 1.1          | 1.06    | f58e254-dirty |
 // | attention_bwd_dkdv_v2  | v1 + blocks of KB queries in registers                | 896 / 746 / 2.1            | 1.73    | f58e254-dirty |
 // | attention_bwd_dkdv_v3  | subgroup, as forward v4                               | 150 / 86.9 / 12.6          | -       | f58e254-dirty |
 // | attention_bwd_dq_v1    | query row per invocation, key by key                  | 1344 / 915 / 1.1           | 1.12    | f58e254-dirty |
 // | attention_bwd_dq_v2    | v1 + blocks of KB keys in registers                   | 1061 / 548 / 1.3           | 1.69    | f58e254-dirty |
 // | attention_bwd_dq_v3    | subgroup, as forward v4                               | 128 / 72.1 / 11.1          | -       | f58e254-dirty |
-// | attention_bwd_dkdv_v7  | tiled: 32 keys held, 16-query tiles, 4×2 and 4×8      | 275.6 / - / 6.9 (3)        | -       | (3)           |
-// | attention_bwd_dq_v7    | tiled: 32 queries held, 16-key tiles, 4×2 and 4×8     | 217.7 / - / 6.5 (3)        | -       | (3)           |
+// | attention_bwd_dkdv_v7  | tiled: 32 keys held, 16-query tiles, 4×2 and 4×8      | 309.9 / - / 6.1 (3)        | -       | (3)           |
+// | attention_bwd_dq_v7    | tiled: 32 queries held, 16-key tiles, 4×2 and 4×8     | 260.8 / - / 5.4 (3)        | -       | (3)           |
 // | attention_bwd_v4       | v3's dK/dV pass also sums dQ (5 products, not 7)      | 147 / 114 / 16.1           | -       | f58e254-dirty |
 // | attention_bwd_v5       | v4 with 8 key rows per lane (half the q/dO loads, dQ) | 123 / 98.7 / 19.2          | -       | f58e254-dirty |
 // | attention_bwd_v6       | v5 with 16 key rows per lane, tail blocks skipped     | 47.4 / 89.9 / 49.9 (2)     | -       | 8f5f20f       |
@@ -96,8 +96,8 @@
 // (3) The tiled versions, written for GPUs without a GPU to tune them on (session of
 // 2026-11-26): correctness is tested on lavapipe, where each workgroup-memory read is a loop
 // over the lanes, so they are slow there (`bench attention --filter '(fwd v7|bwd v7|dkdv v7|dq
-// v7).*B·H 6 N 785' --repeat 3`, the commit that added them; same run, unfused fwd 41.6 ms,
-// fwd+bwd 115.2 ms; fwd v6 + bwd v7 506 ms). Their GPU numbers are still to be measured;
+// v7).*B·H 6 N 785' --repeat 3` at 89f7077 + the loader's hoisted head offset; same run,
+// unfused fwd 51.1 ms, fwd+bwd 119.9 ms; fwd v6 + bwd v7 530 ms). GPU numbers: to be measured;
 // the plan keeps v3 / v1 on GPUs until then, and `bench attention --tune` times them there.
 // Also: attention_bwd_dot (D), attention_bwd_dq_copy (v4..v6: dQ accumulator -> dQ view),
 // attention_probs (P for attention maps, small N only).

@@ -14,7 +14,8 @@
 // GFLOP on 3.9 MB: ~180 FLOP/byte, so every version below is compute- or issue-bound.
 //
 // Threads: v1 one output per thread; v2 8x8 outputs per thread, no workgroup memory;
-// v3 a 64x64 workgroup tile staged through workgroup memory, 4x4 outputs per thread;
+// v3 a 64x64 workgroup tile staged through workgroup memory, 4x4 outputs per thread; v6 a
+// 128x128 tile, 8x8 outputs per thread (GPUs);
 // v4/v5 one subgroup of SG lanes owns a (4 SG) x (4 SG) tile: lane l holds columns
 // n0 + 4l .. 4l+3 of every row. Per step of 4 k, each lane loads a 4x4 block of A (its 4 rows)
 // and of B (its 4 columns); row i of A reaches all lanes through subgroupShuffle (from lane
@@ -44,6 +45,11 @@
 // | v3      | 64x64x16 workgroup-memory tiles, 4x4 per thread     | 2.52 / 4.2     | 0.09 / 0.5   | (1)      |
 // | v4      | subgroup tile (4 SG)^2, shuffled A rows, scalars    | 15.74 / 29.9   | 0.38 / 2.6   | (1)      |
 // | v5      | v4 with vec4 loads (K % 4 == 0, aligned layouts)    | 22.42 / 38.8 * | 0.38 / 2.6   | (1)      |
+// | v6      | GPUs: 128x128 tiles, 8x8 per thread, vec4 tile reads | 10.27 / - (2)  | -            | (2)      |
+// (2) v6 was written for GPUs without a GPU to measure it on (2026-11-26); tested on lavapipe,
+// where `bench matmul --filter qkv --repeat 3` at 073653a + v6 (idle box) gave v6 10.27 GFLOPS
+// wall against v3 3.93, v2 9.62, v5 27.81 (each workgroup-memory read is a loop over the
+// lanes there). It stays off by default until `bench matmul --tune` picks it on a GPU.
 // Tried on lavapipe and not kept (CPU time on qkv, same sessions): v4/v5 with their row loop
 // left to the compiler: 4x slower (acc and the shuffle lane indexed at run time); 8 columns per
 // lane (a 32x64 subgroup tile, 25% fewer loads per FMA): no gain, 31-42 vs 31 ms; the k step
@@ -229,6 +235,73 @@ fn matmul_v3(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
   let nc = select(0u, min(4u, p.N - nt), nt < p.N);
   for (var i = 0u; i < nr; i++) {
     for (var j = 0u; j < nc; j++) { store(bt, mt + i, nt + j, tile[i][j]); }
+  }
+}
+
+// ---------------------------------------------------------------- v6: GPU register blocking
+// v3's tiling grown for GPUs (written without one to tune it on; bench matmul --tune times it
+// there): 128x128 outputs per workgroup of 16x16 threads, BK = 8 of K staged per step, and
+// 8x8 outputs per thread, as four 4x4 quadrants (rows 4 ty + i and 64 + 4 ty + i, columns
+// 4 tx + j and 64 + 4 tx + j). Per k a thread reads two vec4s of A and two of B from
+// workgroup memory for 64 multiply-adds: 16 per read, against v3's 2 (which a GPU's
+// workgroup-memory bandwidth, not its FMA rate, bounds). The quadrant split keeps the 16
+// threads of a row of the grid on 16 consecutive vec4s, so no two of them share a bank. Tiles
+// are k-major vec4s: 2 x 8 x 128 floats = 8 KiB (fits WebGPU's default 16 KiB).
+const V6_BM: u32 = 128u;
+const V6_BK: u32 = 8u;
+var<workgroup> t6a: array<vec4<f32>, 256>;  // [kk][m4]: A[m0 + 4 m4 + c, k0 + kk] in component c
+var<workgroup> t6b: array<vec4<f32>, 256>;  // [kk][n4]: B[k0 + kk, n0 + 4 n4 + c]
+
+@compute @workgroup_size(16, 16)
+fn matmul_v6(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+             @builtin(local_invocation_index) li: u32) {
+  let bt = wid.z;
+  let m0 = wid.y * V6_BM;
+  let n0 = wid.x * V6_BM;
+  let tx = lid.x;
+  let ty = lid.y;
+  var acc: array<vec4<f32>, 16>;  // [2 qr + qc][i]: row (64 qr + 4 ty + i), columns 64 qc + 4 tx ..
+  for (var k0 = 0u; k0 < p.K; k0 += V6_BK) {
+    // Cooperative loads, 4 floats of each tile per thread; consecutive threads walk the stored
+    // contiguous dimension. Past M, N or K: zeros (the loads clamp, so no read leaves the matrix).
+    for (var e = li; e < V6_BM * V6_BK; e += 256u) {
+      let kk = select(e % V6_BK, e / V6_BM, TRANS_A);
+      let mm = select(e / V6_BK, e % V6_BM, TRANS_A);
+      let m = m0 + mm;
+      let k = k0 + kk;
+      let v = a[a_idx(bt, min(m, p.M - 1u), min(k, p.K - 1u))];
+      t6a[kk * 32u + mm / 4u][mm % 4u] = select(0.0, v, m < p.M && k < p.K);
+    }
+    for (var e = li; e < V6_BK * V6_BM; e += 256u) {
+      let kk = select(e / V6_BM, e % V6_BK, TRANS_B);
+      let nn = select(e % V6_BM, e / V6_BK, TRANS_B);
+      let n = n0 + nn;
+      let k = k0 + kk;
+      let v = b[b_idx(bt, min(k, p.K - 1u), min(n, p.N - 1u))];
+      t6b[kk * 32u + nn / 4u][nn % 4u] = select(0.0, v, n < p.N && k < p.K);
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < V6_BK; kk++) {
+      let a0 = t6a[kk * 32u + ty];
+      let a1 = t6a[kk * 32u + 16u + ty];
+      let b0 = t6b[kk * 32u + tx];
+      let b1 = t6b[kk * 32u + 16u + tx];
+      for (var i = 0u; i < 4u; i++) {
+        acc[i] = fma(vec4(a0[i]), b0, acc[i]);
+        acc[4u + i] = fma(vec4(a0[i]), b1, acc[4u + i]);
+        acc[8u + i] = fma(vec4(a1[i]), b0, acc[8u + i]);
+        acc[12u + i] = fma(vec4(a1[i]), b1, acc[12u + i]);
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var q = 0u; q < 4u; q++) {
+    let mt = m0 + 64u * (q / 2u) + 4u * ty;
+    let nt = n0 + 64u * (q % 2u) + 4u * tx;
+    for (var i = 0u; i < 4u; i++) {
+      let v = acc[4u * q + i];
+      for (var j = 0u; j < 4u; j++) { store(bt, mt + i, nt + j, v[j]); }
+    }
   }
 }
 

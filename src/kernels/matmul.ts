@@ -14,7 +14,7 @@ import { bindable, bindingOf } from '../autograd/view-ops.js';
 import { autotunerFor, type TuneResult } from './autotune.js';
 import type { BufferRef, Kernel, Runtime } from './runtime.js';
 
-export const MATMUL_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5'] as const;
+export const MATMUL_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'] as const;
 export type MatmulVersion = (typeof MATMUL_VERSIONS)[number];
 
 export interface MatmulOptions {
@@ -195,6 +195,8 @@ function plan(v: MatmulVersion, rt: Runtime, pr: MatmulProblem): Plan {
         overrides: { ...layout, WG_X: 16, WG_Y: 16, BM: 64, BN: 64, BK: 16 },
         workgroups: [ceil(N, 64), ceil(M, 64), batch],
       };
+    case 'v6': // 16x16 threads of 8x8 outputs: 128x128 per workgroup (tile sizes are constants)
+      return { entry: 'matmul_v6', overrides: layout, workgroups: [ceil(N, 128), ceil(M, 128), batch] };
     case 'v4':
     case 'v5': {
       const sg = subgroupSize(rt)!;

@@ -3,7 +3,7 @@
 // bench/harness.ts (fraction of peak and peer ratios per row), and writes
 // bench/results/<adapter-key>-<suite>.json plus a Markdown table per suite when asked.
 //
-// Suites are registered here: matmul, softmax, layernorm, gelu, attention, dino-loss, ema,
+// Suites are registered here: matmul, softmax, layernorm, gelu, elementwise, attention, dino-loss, ema,
 // adamw, vlad, augment (the kernels), model (DINO step, ViT-S/8 forward and training step) and
 // data (decode + preprocess speed of the loaders, CPU only; its rows are mapped to the schema).
 // Groups: kernels (every kernel suite), all (kernels, model and data).
@@ -22,6 +22,7 @@ import { benchMatmul } from './matmul.js';
 import { benchSoftmax } from './softmax.js';
 import { benchLayernorm } from './layernorm.js';
 import { benchGelu } from './gelu.js';
+import { benchElementwise } from './elementwise.js';
 import { benchAttention } from './attention.js';
 import { benchLstm } from './lstm.js';
 import { benchDinoLoss } from './dino-loss.js';
@@ -73,6 +74,7 @@ export const SUITES: Record<string, Suite> = {
   softmax: benchSoftmax,
   layernorm: benchLayernorm,
   gelu: benchGelu,
+  elementwise: benchElementwise,
   attention: benchAttention,
   'dino-loss': benchDinoLoss,
   ema: benchEma,
@@ -85,7 +87,7 @@ export const SUITES: Record<string, Suite> = {
   soak: (rt, o) => import('./soak.js').then((m) => m.benchSoak(rt, o)), // not in any group: `bench soak --steps N`
 };
 
-const KERNEL_SUITES = ['matmul', 'softmax', 'layernorm', 'gelu', 'attention', 'dino-loss', 'ema', 'adamw', 'vlad', 'lstm', 'augment'];
+const KERNEL_SUITES = ['matmul', 'softmax', 'layernorm', 'gelu', 'elementwise', 'attention', 'dino-loss', 'ema', 'adamw', 'vlad', 'lstm', 'augment'];
 
 /** Names that run several suites, one after another, in one report. */
 export const GROUPS: Record<string, string[]> = {

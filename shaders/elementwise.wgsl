@@ -9,18 +9,25 @@
 //
 // Shapes: the output is dense with N elements and shape (d0..d7) (rank padded to 8 with
 //   leading 1s). Each input has 8 element strides (0 on broadcast dims) and an element offset.
-// Threads: one output element per thread (strided) or 4 per thread (contig: vec4 loads);
-//   workgroups of WG threads on a 2-D grid (x * y), since 65535 groups in x cap 1-D at 16.7 M.
+// Threads: strided v1 one output element per thread; strided v2 a run of RUN elements along
+//   the innermost dim (dims collapsed on the host first); contig, fill and axpby 4 consecutive
+//   elements per thread (scalar loads: on lavapipe a vec4 load costs as much as four scalar
+//   ones, measured with a vec4 variant of the contig entries: no gain, not kept). Workgroups
+//   of WG threads on a 2-D grid (x * y), since 65535 groups in x cap 1-D at 16.7 M.
 // Traffic: 8 (unary) or 12 (binary) bytes per output element; ~1 FLOP each: memory bound.
 // The op is an override constant, so every op is its own specialised pipeline (no switch
 // at run time) while one pipeline per op serves every shape.
 //
+// `npx medivlad bench elementwise` times v2 against v1 in one run (lavapipe, 2 CPUs):
 // | version        | idea                                   | measured | adapter | commit |
 // |----------------|----------------------------------------|----------|---------|--------|
-// | *_strided      | index decomposition over 8 dims        | -        | -       | -      |
-// | *_contig       | dense inputs, vec4 per thread          | -        | -       | -      |
+// | *_strided (v1) | index decomposition over 8 dims, 1 element per thread | patchify (16,3,64,64) 2.64 ms, transpose 1001² 14.9 ms | lavapipe | 7b3ad5a |
+// | *_strided_v2   | collapsed dims, reciprocal division, constant uniform indices, runs of 8 | 0.58 ms (4.6x), 3.09 ms (4.8x) | lavapipe | (this) |
+// | *_contig       | dense inputs, 4 scalar elements per thread | add (1040,512) 1.3-1.7 ms, 3.7-4.9 GB/s | lavapipe | (this) |
 // | axpby_inplace  | 1 element per thread (retired)         | 1.92 GB/s | lavapipe | 339a071 |
-// | axpby_inplace  | 4 elements per thread                  | 3.61 GB/s | lavapipe | (this) |
+// | axpby_inplace  | 4 elements per thread                  | 3.61 GB/s | lavapipe | 7b3ad5a |
+// | fill           | 1 element per thread (retired)         | (826496) 4.2-4.8 ms | lavapipe | 7b3ad5a |
+// | fill           | 4 elements per thread                  | 1.5-1.6 ms (~2.9x) | lavapipe | (this) |
 //
 // Also here, since they are the same index arithmetic: copy_strided (any strided view into
 // any strided destination: concat, stack, slice assignment), gather (index_select) and its
@@ -28,22 +35,27 @@
 
 override OP: u32 = 0u;
 override WG: u32 = 256u;
+override FASTDIV: bool = true; // strided v2: thread count < 2^24 (src/kernels/strided.ts)
+override RUN: u32 = 8u;          // strided v2: elements per thread along the innermost dim, set by
+                                 // src/kernels/strided.ts (8 measured 1.0-1.8x faster than 4 there)
 
 struct Params {
   n: u32,          // output elements
   a_off: u32,      // element offset of input a (strided entries)
   b_off: u32,      // element offset of input b
-  _pad: u32,
+  rank: u32,       // strided v2: dims left after collapsing (the last `rank` of the 8)
   alpha: f32,
   beta: f32,
-  _pad1: u32,
-  _pad2: u32,
+  chunks: u32,     // strided v2: runs per innermost row, ceil(d7 / RUN)
+  rchunks: f32,    // fl(1 / chunks)
   shape_lo: vec4<u32>, // output dims 0..3 (rank padded to 8 at the front)
   shape_hi: vec4<u32>, // output dims 4..7
   as_lo: vec4<u32>,    // a strides
   as_hi: vec4<u32>,
   bs_lo: vec4<u32>,    // b strides (unused by unary)
   bs_hi: vec4<u32>,
+  rinv_lo: vec4<f32>,  // strided v2: fl(1 / d) per output dim, for udiv
+  rinv_hi: vec4<f32>,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -165,6 +177,96 @@ fn binary_strided(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
   y[i] = binary(u, v);
 }
 
+// ---- strided v2 (src/kernels/strided.ts): the host collapsed the dims (rank of them, at the
+// end of the 8) and passes fl(1/d) per dim. Thread t owns the run of up to RUN elements
+// starting at column RUN·(t mod chunks) of innermost row t / chunks. Uniforms are indexed by
+// constants only (coord's d is a literal at every call, so NIR folds d & 3 and the selects):
+// on lavapipe a load at a dynamic address is a loop over the SIMD lanes.
+
+// ⌊x / d⌋ given r = fl(1/d): the product is within one of it while x < 2^24 (FASTDIV, checked by
+// the host), and the remainder's sign and size say which way to correct.
+fn udiv(x: u32, d: u32, r: f32) -> u32 {
+  if (!FASTDIV) { return x / d; }
+  var q = u32(f32(x) * r);
+  let rem = i32(x) - i32(q * d);
+  q = select(q, q - 1u, rem < 0);
+  q = select(q, q + 1u, rem >= i32(d));
+  return q;
+}
+
+// Peel the coordinate of dim d (a literal) off *rem and add it to the offsets (a, b).
+fn coord(d: u32, rem: ptr<function, u32>, at: ptr<function, vec2<u32>>) {
+  let dim = select(p.shape_lo[d & 3u], p.shape_hi[d & 3u], d >= 4u);
+  let r = select(p.rinv_lo[d & 3u], p.rinv_hi[d & 3u], d >= 4u);
+  let sa = select(p.as_lo[d & 3u], p.as_hi[d & 3u], d >= 4u);
+  let sb = select(p.bs_lo[d & 3u], p.bs_hi[d & 3u], d >= 4u);
+  let q = udiv(*rem, dim, r);
+  let x = *rem - q * dim;
+  *at += x * vec2<u32>(sa, sb);
+  *rem = q;
+}
+
+// Start of thread t's run: (a offset, b offset, output index, length); length 0 past the end.
+fn run_start(t: u32) -> vec4<u32> {
+  let row = udiv(t, p.chunks, p.rchunks);
+  let c0 = RUN * (t - row * p.chunks);
+  let inner = p.shape_hi.w;
+  if (row * inner >= p.n) { return vec4<u32>(0u); }
+  var at = vec2<u32>(p.a_off, p.b_off) + c0 * vec2<u32>(p.as_hi.w, p.bs_hi.w);
+  var rem = row;
+  // Dims 6 .. 8 - rank, innermost first; the outermost takes the whole rest (no division).
+  if (p.rank > 2u) { coord(6u, &rem, &at); }
+  if (p.rank > 3u) { coord(5u, &rem, &at); }
+  if (p.rank > 4u) { coord(4u, &rem, &at); }
+  if (p.rank > 5u) { coord(3u, &rem, &at); }
+  if (p.rank > 6u) { coord(2u, &rem, &at); }
+  if (p.rank > 7u) { coord(1u, &rem, &at); }
+  if (p.rank > 1u) {
+    let top = 8u - p.rank;  // dynamic, but one access per run
+    at += rem * vec2<u32>(select(p.as_lo[top & 3u], p.as_hi[top & 3u], top >= 4u), select(p.bs_lo[top & 3u], p.bs_hi[top & 3u], top >= 4u));
+  }
+  return vec4<u32>(at, row * inner + c0, min(RUN, inner - c0));
+}
+
+@compute @workgroup_size(WG)
+fn unary_strided_v2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                    @builtin(num_workgroups) nwg: vec3<u32>) {
+  let r = run_start(linear_id(wid, lid, nwg));
+  let sa = p.as_hi.w;
+  if (r.w == RUN) {
+    for (var k = 0u; k < RUN; k++) { y[r.z + k] = unary(a[r.x + k * sa]); }
+  } else {
+    for (var k = 0u; k < r.w; k++) { y[r.z + k] = unary(a[r.x + k * sa]); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn binary_strided_v2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                     @builtin(num_workgroups) nwg: vec3<u32>) {
+  let r = run_start(linear_id(wid, lid, nwg));
+  let sa = p.as_hi.w;
+  let sb = p.bs_hi.w;
+  if (r.w == RUN) {
+    for (var k = 0u; k < RUN; k++) { y[r.z + k] = binary(a[r.x + k * sa], b[r.y + k * sb]); }
+  } else {
+    for (var k = 0u; k < r.w; k++) { y[r.z + k] = binary(a[r.x + k * sa], b[r.y + k * sb]); }
+  }
+}
+
+// copy_strided in v2: b's strides and offset are the destination window's.
+@compute @workgroup_size(WG)
+fn copy_strided_v2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                   @builtin(num_workgroups) nwg: vec3<u32>) {
+  let r = run_start(linear_id(wid, lid, nwg));
+  let sa = p.as_hi.w;
+  let sb = p.bs_hi.w;
+  if (r.w == RUN) {
+    for (var k = 0u; k < RUN; k++) { y[r.y + k * sb] = a[r.x + k * sa]; }
+  } else {
+    for (var k = 0u; k < r.w; k++) { y[r.y + k * sb] = a[r.x + k * sa]; }
+  }
+}
+
 // Dense inputs (row-major from a_off / b_off: a slice or a parameter in its bucket qualifies)
 // and dense output: 4 consecutive elements per thread; the tail (n % 4) is handled by
 // the last thread one element at a time.
@@ -215,13 +317,14 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
   y[i] = a[(o * dim + min(src, dim - 1u)) * inner + c];
 }
 
-// y[i] = alpha: zeros, ones, gradient reset.
+// y[i] = alpha: zeros, ones, gradient reset. 4 elements per thread.
 @compute @workgroup_size(WG)
 fn fill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
         @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linear_id(wid, lid, nwg);
-  if (i >= p.n) { return; }
-  y[p.b_off + i] = p.alpha;
+  let base = linear_id(wid, lid, nwg) * 4u;  // 4 per thread, as axpby_inplace
+  if (base >= p.n) { return; }
+  let m = min(4u, p.n - base);
+  for (var k = 0u; k < m; k++) { y[p.b_off + base + k] = p.alpha; }
 }
 
 // In place y = beta * y + alpha * a, over a dense window of y starting at b_off and a dense a

@@ -32,7 +32,7 @@ describe('medivlad bench', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.out.trim().split('\n').length).toBe(1);
     const rep = JSON.parse(r.out);
-    expect(rep.suites).toEqual(['matmul', 'softmax', 'layernorm', 'gelu', 'attention', 'dino-loss', 'ema', 'adamw', 'vlad', 'lstm', 'augment']);
+    expect(rep.suites).toEqual(['matmul', 'softmax', 'layernorm', 'gelu', 'elementwise', 'attention', 'dino-loss', 'ema', 'adamw', 'vlad', 'lstm', 'augment']);
     expect(rep.peers).toBe(false);
     expect(['gpu-timestamp', 'wall']).toContain(rep.timing);
     expect(rep.peak.gflops).toBeGreaterThan(0);

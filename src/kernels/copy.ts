@@ -3,14 +3,9 @@
 import source from '../../shaders/elementwise.wgsl';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
 import { ceilDiv, grid1d } from './grid.js';
+import { baseParams, stridedLaunch } from './strided.js';
 
 const WG = 256;
-const MAX_RANK = 8;
-
-function pad8(v: readonly number[], fill: number): number[] {
-  if (v.length > MAX_RANK) throw new Error(`copy: rank ${v.length} exceeds ${MAX_RANK}`);
-  return [...new Array<number>(MAX_RANK - v.length).fill(fill), ...v];
-}
 
 /**
  * Copy the view `src` into the window of `dst` described by (shape of src, dstStrides,
@@ -24,18 +19,12 @@ export function copyInto(src: Tensor, dst: Tensor): void {
   }
   const n = src.size;
   if (n === 0) return;
-  const shape = pad8(src.shape, 1);
-  const sa = pad8(src.strides, 0);
-  const sb = pad8(dst.strides, 0);
+  const l = stridedLaunch('copy_strided', WG, src.shape, src.strides, src.offset, dst.strides, dst.offset);
   src.rt.dispatch({
-    kernel: { name: 'elementwise', source, entry: 'copy_strided', overrides: { WG } },
+    kernel: { name: 'elementwise', source, entry: l.entry, overrides: l.overrides },
     buffers: { a: src.buffer, y: dst.buffer },
-    params: {
-      n, a_off: src.offset, b_off: dst.offset, _pad: 0, alpha: 0, beta: 0, _pad1: 0, _pad2: 0,
-      shape_lo: shape.slice(0, 4), shape_hi: shape.slice(4), as_lo: sa.slice(0, 4), as_hi: sa.slice(4),
-      bs_lo: sb.slice(0, 4), bs_hi: sb.slice(4),
-    },
-    workgroups: grid1d(ceilDiv(n, WG)),
+    params: l.params,
+    workgroups: l.workgroups,
     shapes: `src${shapeStr(src.shape)} dst${shapeStr(dst.shape)}`,
   });
 }
@@ -55,9 +44,8 @@ function indexLaunch(entry: 'gather' | 'gather_backward', src: Tensor, out: Tens
     kernel: { name: 'elementwise', source, entry, overrides: { WG } },
     buffers: { b: it.buffer, a: src.buffer, y: out.buffer },
     params: {
-      n, a_off: 0, b_off: 0, _pad: 0, alpha: 0, beta: 0, _pad1: 0, _pad2: 0,
-      shape_lo: [outer, idx.length, inner, xShape[d]], shape_hi: [0, 0, 0, 0], as_lo: [0, 0, 0, 0], as_hi: [0, 0, 0, 0],
-      bs_lo: [0, 0, 0, 0], bs_hi: [0, 0, 0, 0],
+      ...baseParams(), n,
+      shape_lo: [outer, idx.length, inner, xShape[d]],
     },
     workgroups: grid1d(ceilDiv(n, WG)),
     shapes,

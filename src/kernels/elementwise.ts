@@ -2,6 +2,7 @@
 import source from '../../shaders/elementwise.wgsl';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
 import { ceilDiv, grid1d } from './grid.js';
+import { MAX_RANK, baseParams, broadcastStrides, stridedLaunch } from './strided.js';
 
 export const UNARY_OPS = {
   neg: 0, exp: 1, log: 2, tanh: 3, gelu: 4, sqrt: 5, rsqrt: 6, abs: 7, relu: 8, sigmoid: 9,
@@ -17,7 +18,6 @@ export const BINARY_OPS = {
 export type BinaryOp = keyof typeof BINARY_OPS;
 
 const WG = 256;
-const MAX_RANK = 8;
 
 /** NumPy broadcasting of two shapes; throws naming both shapes when they do not broadcast. */
 export function broadcastShapes(a: readonly number[], b: readonly number[], what = 'broadcast'): number[] {
@@ -32,15 +32,6 @@ export function broadcastShapes(a: readonly number[], b: readonly number[], what
     out[i] = da === 1 ? db : da;
   }
   return out;
-}
-
-/** The 8 strides with which `t` is read when broadcast to `shape` (0 on broadcast dims). */
-function broadcastStrides(t: Tensor, shape: readonly number[]): number[] {
-  const s = new Array<number>(MAX_RANK).fill(0);
-  const lead = MAX_RANK - shape.length;
-  const tl = shape.length - t.ndim;
-  for (let i = 0; i < t.ndim; i++) s[lead + tl + i] = t.shape[i] === 1 ? 0 : t.strides[i];
-  return s;
 }
 
 function paddedShape(shape: readonly number[]): number[] {
@@ -61,17 +52,22 @@ export function unary(op: UnaryOp, x: Tensor, alpha = 0, beta = 0, out?: Tensor)
   const n = x.size;
   if (n === 0) return y;
   const contig = x.isRowMajor; // any offset: the contig entries index from a_off
-  const shape = paddedShape(x.shape);
-  const st = broadcastStrides(x, x.shape);
+  if (contig) {
+    x.rt.dispatch({
+      kernel: { name: 'elementwise', source, entry: 'unary_contig', overrides: { OP: UNARY_OPS[op], WG } },
+      buffers: { a: x.buffer, y: y.buffer },
+      params: { ...baseParams(), n, a_off: x.offset, alpha, beta },
+      workgroups: grid1d(ceilDiv(ceilDiv(n, 4), WG)),
+      shapes: `x${shapeStr(x.shape)}`,
+    });
+    return y;
+  }
+  const l = stridedLaunch('unary_strided', WG, x.shape, broadcastStrides(x, x.shape), x.offset, x.shape.map(() => 0), 0);
   x.rt.dispatch({
-    kernel: { name: 'elementwise', source, entry: contig ? 'unary_contig' : 'unary_strided', overrides: { OP: UNARY_OPS[op], WG } },
+    kernel: { name: 'elementwise', source, entry: l.entry, overrides: { ...l.overrides, OP: UNARY_OPS[op] } },
     buffers: { a: x.buffer, y: y.buffer },
-    params: {
-      n, a_off: x.offset, b_off: 0, _pad: 0, alpha, beta, _pad1: 0, _pad2: 0,
-      shape_lo: shape.slice(0, 4), shape_hi: shape.slice(4), as_lo: st.slice(0, 4), as_hi: st.slice(4),
-      bs_lo: [0, 0, 0, 0], bs_hi: [0, 0, 0, 0],
-    },
-    workgroups: grid1d(ceilDiv(contig ? ceilDiv(n, 4) : n, WG)),
+    params: { ...l.params, alpha, beta },
+    workgroups: l.workgroups,
     shapes: `x${shapeStr(x.shape)}`,
   });
   return y;
@@ -89,19 +85,24 @@ export function binary(op: BinaryOp, a: Tensor, b: Tensor, alpha = 1, beta = 1, 
   const n = y.size;
   if (n === 0) return y;
   const contig = a.isRowMajor && b.isRowMajor && sameShape(a.shape, shape) && sameShape(b.shape, shape);
-  const ps = paddedShape(shape);
-  const sa = broadcastStrides(a, shape);
-  const sb = broadcastStrides(b, shape);
+  const shapes = `a${shapeStr(a.shape)} b${shapeStr(b.shape)}`;
+  if (contig) {
+    a.rt.dispatch({
+      kernel: { name: 'elementwise', source, entry: 'binary_contig', overrides: { OP: BINARY_OPS[op], WG } },
+      buffers: { a: a.buffer, b: b.buffer, y: y.buffer },
+      params: { ...baseParams(), n, a_off: a.offset, b_off: b.offset, alpha, beta },
+      workgroups: grid1d(ceilDiv(ceilDiv(n, 4), WG)),
+      shapes,
+    });
+    return y;
+  }
+  const l = stridedLaunch('binary_strided', WG, shape, broadcastStrides(a, shape), a.offset, broadcastStrides(b, shape), b.offset);
   a.rt.dispatch({
-    kernel: { name: 'elementwise', source, entry: contig ? 'binary_contig' : 'binary_strided', overrides: { OP: BINARY_OPS[op], WG } },
+    kernel: { name: 'elementwise', source, entry: l.entry, overrides: { ...l.overrides, OP: BINARY_OPS[op] } },
     buffers: { a: a.buffer, b: b.buffer, y: y.buffer },
-    params: {
-      n, a_off: a.offset, b_off: b.offset, _pad: 0, alpha, beta, _pad1: 0, _pad2: 0,
-      shape_lo: ps.slice(0, 4), shape_hi: ps.slice(4), as_lo: sa.slice(0, 4), as_hi: sa.slice(4),
-      bs_lo: sb.slice(0, 4), bs_hi: sb.slice(4),
-    },
-    workgroups: grid1d(ceilDiv(contig ? ceilDiv(n, 4) : n, WG)),
-    shapes: `a${shapeStr(a.shape)} b${shapeStr(b.shape)}`,
+    params: { ...l.params, alpha, beta },
+    workgroups: l.workgroups,
+    shapes,
   });
   return y;
 }
@@ -115,8 +116,6 @@ function denseWindow(t: Tensor, what: string): void {
   }
 }
 
-const ZERO8 = { shape_lo: [0, 0, 0, 0], shape_hi: [0, 0, 0, 0], as_lo: [0, 0, 0, 0], as_hi: [0, 0, 0, 0], bs_lo: [0, 0, 0, 0], bs_hi: [0, 0, 0, 0] };
-
 /** y[:] = value, in place (y dense, any offset). */
 export function fill(y: Tensor, value: number): Tensor {
   y.assertAlive('fill');
@@ -126,8 +125,8 @@ export function fill(y: Tensor, value: number): Tensor {
   y.rt.dispatch({
     kernel: { name: 'elementwise', source, entry: 'fill', overrides: { WG } },
     buffers: { y: y.buffer },
-    params: { n, a_off: 0, b_off: y.offset, _pad: 0, alpha: value, beta: 0, _pad1: 0, _pad2: 0, ...ZERO8 },
-    workgroups: grid1d(ceilDiv(n, WG)),
+    params: { ...baseParams(), n, b_off: y.offset, alpha: value },
+    workgroups: grid1d(ceilDiv(ceilDiv(n, 4), WG)), // 4 elements per thread
     shapes: `y${shapeStr(y.shape)}`,
   });
   return y;
@@ -146,7 +145,7 @@ export function axpbyInPlace(y: Tensor, a: Tensor, alpha: number, beta: number):
   y.rt.dispatch({
     kernel: { name: 'elementwise', source, entry: 'axpby_inplace', overrides: { WG } },
     buffers: { a: a.buffer, y: y.buffer },
-    params: { n, a_off: a.offset, b_off: y.offset, _pad: 0, alpha, beta, _pad1: 0, _pad2: 0, ...ZERO8 },
+    params: { ...baseParams(), n, a_off: a.offset, b_off: y.offset, alpha, beta },
     workgroups: grid1d(ceilDiv(ceilDiv(n, 4), WG)), // 4 elements per thread
     shapes: `y${shapeStr(y.shape)} a${shapeStr(a.shape)}`,
   });
@@ -173,7 +172,7 @@ export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
     kernel: { name: 'elementwise', source, entry: 'sum_to', overrides: { WG } },
     buffers: { a: g.buffer, y: out.buffer },
     params: {
-      n, a_off: 0, b_off: 0, _pad: 0, alpha: 0, beta: 0, _pad1: 0, _pad2: 0,
+      ...baseParams(), n,
       shape_lo: pt.slice(0, 4), shape_hi: pt.slice(4), as_lo: st.slice(0, 4), as_hi: st.slice(4),
       bs_lo: pf.slice(0, 4), bs_hi: pf.slice(4),
     },

@@ -46,10 +46,15 @@
 // | v4      | subgroup tile (4 SG)^2, shuffled A rows, scalars    | 15.74 / 29.9   | 0.38 / 2.6   | (1)      |
 // | v5      | v4 with vec4 loads (K % 4 == 0, aligned layouts)    | 22.42 / 38.8 * | 0.38 / 2.6   | (1)      |
 // | v6      | GPUs: 128x128 tiles, 8x8 per thread, vec4 tile reads | 10.27 / - (2)  | -            | (2)      |
+// | v5 (y4) | v5's epilogue as one vec4 per row when N % 4 == 0   | (3)            | -            | (3)      |
 // (2) v6 was written for GPUs without a GPU to measure it on (2026-11-26); tested on lavapipe,
 // where `bench matmul --filter qkv --repeat 3` at 073653a + v6 (idle box) gave v6 10.27 GFLOPS
 // wall against v3 3.93, v2 9.62, v5 27.81 (each workgroup-memory read is a loop over the
 // lanes there). It stays off by default until `bench matmul --tune` picks it on a GPU.
+// (3) the vec4 epilogue (matmul_v5_y4, taken whenever N % 4 == 0): paired A/B of the workers'
+// CPU time against the scalar epilogue, `scripts/matmul-epilogue-ab.ts 15` (lavapipe, 2026-11-26):
+// main-job fc1 1040x128 @ (512x128)^T + bias + GELU 1.25x, qkv (384 out) + bias 1.18x, fc2
+// (K 512) + bias + residual 1.08x, a plain 520x128 @ 128x512 1.06x, ViT-S/8 qkv + bias 1.08x.
 // Tried on lavapipe and not kept (CPU time on qkv, same sessions): v4/v5 with their row loop
 // left to the compiler: 4x slower (acc and the shuffle lane indexed at run time); 8 columns per
 // lane (a 32x64 subgroup tile, 25% fewer loads per FMA): no gain, 31-42 vs 31 ms; the k step
@@ -424,4 +429,52 @@ fn matmul_v5(@builtin(subgroup_invocation_id) lane: u32, @builtin(local_invocati
   }
   var tile = acc;
   subgroup_store(bt, m0, n0l, &tile);
+}
+
+// ---------------------------------------------------------------- v5, N % 4 == 0: vec4 epilogue
+// The launcher takes this entry for v5 whenever N % 4 == 0: the lane's 4 columns are then one
+// aligned vec4 of every output row. Per row it stores one vec4 and reads one of the residual,
+// where store() makes 4 scalar stores, 4 bias reads and 4 residual reads (each a loop over
+// the lanes on lavapipe); the lane's 4 bias values are read once for all its rows. Same math,
+// same order of operations per element as store(): alpha·v, + bias, GELU, + residual.
+@group(0) @binding(3) var<storage, read> bias4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> res4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> y4: array<vec4<f32>>;
+
+fn gelu4(x: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(0.5 * x.x * erfc_(-x.x * 0.70710678118654752), 0.5 * x.y * erfc_(-x.y * 0.70710678118654752),
+                   0.5 * x.z * erfc_(-x.z * 0.70710678118654752), 0.5 * x.w * erfc_(-x.w * 0.70710678118654752));
+}
+
+fn subgroup_store4(bt: u32, m0: u32, n0l: u32, tile: ptr<function, array<mat4x4<f32>, 8>>) {
+  if (n0l >= p.N || m0 >= p.M) { return; }
+  let rows = min(4u * SG, p.M - m0);
+  var bv = vec4<f32>(0.0);
+  if ((p.flags & 1u) != 0u) { bv = bias4[n0l / 4u]; }
+  let n4 = p.N / 4u;
+  var at = (bt * p.M + m0) * n4 + n0l / 4u;
+  for (var i = 0u; i < rows; i++) {
+    var x = p.alpha * (*tile)[i / 4u][i % 4u] + bv;
+    if ((p.flags & 2u) != 0u) { x = gelu4(x); }
+    if ((p.flags & 4u) != 0u) { x += res4[at]; }
+    y4[at] = x;
+    at += n4;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn matmul_v5_y4(@builtin(subgroup_invocation_id) lane: u32, @builtin(local_invocation_index) li: u32,
+                @builtin(workgroup_id) wid: vec3<u32>) {
+  let t = 4u * SG;
+  let n0 = (wid.x * (WG / SG) + li / SG) * t;
+  let m0 = wid.y * t;
+  let bt = wid.z;
+  let m0l = m0 + 4u * lane;
+  let n0l = n0 + 4u * lane;
+  var acc: array<mat4x4<f32>, 8>;
+  for (var k = 0u; k < p.K; k += 4u) {
+    subgroup_tile(a_block(bt, m0l, k), b_block(bt, n0l, k), &acc);
+  }
+  var tile = acc;
+  subgroup_store4(bt, m0, n0l, &tile);
 }

@@ -99,10 +99,25 @@ describe('matmul: fused epilogue combinations', () => {
       if (!available(v)) return;
       for (const e of combos) {
         await check(v, { M: 17, N: 36, K: 20, transB: true, ...e });
+        await check(v, { M: 17, N: 37, K: 20, transB: true, ...e }); // v5: the scalar epilogue
         await check(v, { M: 20, N: 12, K: 8, ...e });
       }
     });
   }
+  it('v5 takes the vec4 epilogue exactly when N % 4 == 0', async () => {
+    if (!available('v5')) return;
+    const entries = async (N: number) => {
+      const a = Tensor.fromArray(new Float32Array(9 * 8).fill(0.5), [9, 8]);
+      const b = Tensor.fromArray(new Float32Array(N * 8).fill(0.25), [N, 8]);
+      rt.startProfile();
+      const y = matmul(a, b, { transB: true, version: 'v5' });
+      const { kernels } = await rt.stopProfile();
+      for (const t of [a, b, y]) t.dispose();
+      return kernels.map((k) => k.kernel);
+    };
+    expect(await entries(12)).toEqual(['matmul/matmul_v5_y4']);
+    expect(await entries(13)).toEqual(['matmul/matmul_v5']);
+  });
   it('gelu tails: large negative and positive pre-activations', async () => {
     // alpha = 40 pushes |x| to ~10-40 where 1 + erf would cancel: erfc keeps it exact.
     for (const v of MATMUL_VERSIONS.filter(available)) await check(v, { M: 9, N: 12, K: 16, transB: true, gelu: true, alpha: 40 });

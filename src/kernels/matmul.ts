@@ -178,6 +178,12 @@ interface Plan {
 }
 
 const ceil = (x: number, y: number) => Math.ceil(x / y);
+
+let epilogue4 = true;
+/** A/B timing (scripts/matmul-epilogue-ab.ts): false sends v5 to its scalar epilogue whatever N. */
+export function setVec4Epilogue(on: boolean): void {
+  epilogue4 = on;
+}
 /** v4/v5: subgroups per workgroup (tiles side by side along N). */
 const SUBGROUPS_PER_WG = 2;
 
@@ -202,7 +208,8 @@ function plan(v: MatmulVersion, rt: Runtime, pr: MatmulProblem): Plan {
       const sg = subgroupSize(rt)!;
       const t = 4 * sg;
       return {
-        entry: `matmul_${v}`,
+        // v5 with N % 4 == 0: the vec4 epilogue (shaders/matmul.wgsl, matmul_v5_y4)
+        entry: v === 'v5' && N % 4 === 0 && epilogue4 ? 'matmul_v5_y4' : `matmul_${v}`,
         overrides: { ...layout, SG: sg, WG: sg * SUBGROUPS_PER_WG },
         workgroups: [ceil(N, t * SUBGROUPS_PER_WG), ceil(M, t), batch],
       };
@@ -267,15 +274,16 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     overrides: pl.overrides,
   };
   const vec4 = version === 'v5';
+  const out4 = pl.entry === 'matmul_v5_y4'; // bias, residual and y seen as vec4s
   rt.dispatch({
     kernel,
     buffers: {
       [vec4 ? 'a4' : 'a']: aRef,
       [vec4 ? 'b4' : 'b']: binding(bc, rt, what),
       // Without a bias or residual the (unread) binding still needs a buffer: reuse a's.
-      bias: biasc ? binding(biasc, rt, what) : aRef,
-      res: resc ? binding(resc, rt, what) : aRef,
-      y: binding(y, rt, what),
+      [out4 ? 'bias4' : 'bias']: biasc ? binding(biasc, rt, what) : aRef,
+      [out4 ? 'res4' : 'res']: resc ? binding(resc, rt, what) : aRef,
+      [out4 ? 'y4' : 'y']: binding(y, rt, what),
     },
     params: {
       M: pr.M,

@@ -10,6 +10,7 @@ import { ParameterStore } from '../src/models/parameters.js';
 import { AdamW, SGD, type ClipMode } from '../src/train/optim.js';
 import { cosineSchedule, teacherTempSchedule, at } from '../src/train/schedules.js';
 import { Tensor } from '../src/autograd/tensor.js';
+import { adamwStep, sgdStep, type SegmentTable } from '../src/kernels/optimizer.js';
 import { adamwRef, sgdRef, clipCoefsRef, l2, type AdamState } from './reference/optimizer.js';
 import type { Runtime } from '../src/kernels/runtime.js';
 
@@ -147,6 +148,73 @@ describe('AdamW / SGD over flat buckets', () => {
     expect(t).toBeInstanceOf(Tensor);
     expect(t.grad?.storage).toBe(store.buckets[0].grad.storage);
     store.dispose();
+  });
+});
+
+describe('the step kernels on segments at any offset', () => {
+  // ParameterStore starts segments at multiples of 64, so each thread's run of 8 elements
+  // lies in one segment; a table built by hand with odd starts sends runs across boundaries
+  // (the per-element path), including a frozen segment and a tail shorter than a run.
+  const starts = [0, 5, 13, 14, 30, 37, 61];
+  const flags = [1, 0, 1, 2, 1, 0]; // bit 0 decay, bit 1 frozen (segment 3)
+  const total = starts[starts.length - 1];
+  const u32 = (v: number[]) => Tensor.fromArray(new Float32Array(Uint32Array.from(v).buffer), [v.length], rt);
+  const table = (bias: number[]): SegmentTable => ({
+    starts: u32(starts), flags: u32(flags), sumsq: Tensor.fromArray(new Float32Array(6), [6], rt),
+    coef: Tensor.fromArray(Float32Array.from([1, 0.5, 1, 1, 0.25, 1]), [6], rt),
+    bias: Tensor.fromArray(Float32Array.from(bias), [12], rt), nSeg: 6, total,
+  });
+  const segOf = (i: number) => starts.filter((st) => st <= i).length - 1;
+
+  it('AdamW, two steps, against the float64 reference per element', async () => {
+    const w0 = randomArray(total, 1);
+    const p64 = Float64Array.from(w0);
+    const st: AdamState = { m: new Float64Array(total), v: new Float64Array(total) };
+    const param = Tensor.fromArray(w0, [total], rt);
+    const m = Tensor.fromArray(new Float32Array(total), [total], rt);
+    const v = Tensor.fromArray(new Float32Array(total), [total], rt);
+    const h = { lr: 0.01, wd: 0.1, b1: 0.9, b2: 0.999, eps: 1e-8 };
+    for (let t = 1; t <= 2; t++) {
+      const g = randomArray(total, 10 + t);
+      const grad = Tensor.fromArray(g, [total], rt);
+      const tab = table(Array.from({ length: 6 }, () => [1 - h.b1 ** t, Math.sqrt(1 - h.b2 ** t)]).flat());
+      adamwStep(param, grad, m, v, tab, h);
+      const coef = [1, 0.5, 1, 1, 0.25, 1];
+      for (let i = 0; i < total; i++) {
+        const s = segOf(i);
+        if (flags[s] & 2) continue;
+        const one = { m: st.m.subarray(i, i + 1), v: st.v.subarray(i, i + 1) };
+        adamwRef(p64.subarray(i, i + 1), [g[i] * coef[s]], one, t, h.lr, flags[s] & 1 ? h.wd : 0);
+      }
+      for (const x of [grad, tab.starts, tab.flags, tab.sumsq, tab.coef, tab.bias]) x.dispose();
+    }
+    const got = await param.toArray();
+    expectClose(got, p64, { rel: 1e-5, what: 'AdamW parameters' });
+    for (let i = starts[3]; i < starts[4]; i++) expect(got[i]).toBe(w0[i]); // frozen: untouched
+    for (const x of [param, m, v]) x.dispose();
+  });
+
+  it('SGD with momentum, two steps', async () => {
+    const w0 = randomArray(total, 2);
+    const p64 = Float64Array.from(w0);
+    const buf64 = new Float64Array(total);
+    const param = Tensor.fromArray(w0, [total], rt);
+    const buf = Tensor.fromArray(new Float32Array(total), [total], rt);
+    for (let t = 1; t <= 2; t++) {
+      const g = randomArray(total, 20 + t);
+      const grad = Tensor.fromArray(g, [total], rt);
+      const tab = table(Array.from({ length: 6 }, () => [t === 1 ? 1 : 0, 0]).flat());
+      sgdStep(param, grad, buf, tab, { lr: 0.05, wd: 0.01, momentum: 0.9 });
+      const coef = [1, 0.5, 1, 1, 0.25, 1];
+      for (let i = 0; i < total; i++) {
+        const s = segOf(i);
+        if (flags[s] & 2) continue;
+        sgdRef(p64.subarray(i, i + 1), [g[i] * coef[s]], buf64.subarray(i, i + 1), t, 0.05, 0.9, flags[s] & 1 ? 0.01 : 0);
+      }
+      for (const x of [grad, tab.starts, tab.flags, tab.sumsq, tab.coef, tab.bias]) x.dispose();
+    }
+    expectClose(await param.toArray(), p64, { rel: 1e-5, what: 'SGD parameters' });
+    for (const x of [param, buf]) x.dispose();
   });
 });
 

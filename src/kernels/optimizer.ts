@@ -5,6 +5,8 @@ import type { Tensor } from '../autograd/tensor.js';
 import { ceilDiv, grid1d } from './grid.js';
 
 const WG = 256;
+/** Elements per thread of adamw_step / sgd_step (OPT_RUN in shaders/optimizer.wgsl). */
+const RUN = 8;
 
 /** GPU-side segment table of a bucket (built once, flags re-uploaded when they change). */
 export interface SegmentTable {
@@ -59,7 +61,7 @@ export function adamwStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, tab
     params: {
       ...base(tab), ...ZERO, lr: h.lr, wd: h.wd, b1: h.b1, b2: h.b2, omb1: 1 - h.b1, omb2: 1 - h.b2, eps: h.eps,
     },
-    workgroups: grid1d(ceilDiv(tab.total, WG)),
+    workgroups: grid1d(ceilDiv(ceilDiv(tab.total, RUN), WG)),
     shapes: `P ${tab.total} S ${tab.nSeg}`,
   });
 }
@@ -72,7 +74,7 @@ export function sgdStep(param: Tensor, grad: Tensor, buf: Tensor, tab: SegmentTa
       param: param.buffer, m1: buf.buffer, seg_bias: tab.bias.buffer,
     },
     params: { ...base(tab), ...ZERO, lr: h.lr, wd: h.wd, b1: h.momentum },
-    workgroups: grid1d(ceilDiv(tab.total, WG)),
+    workgroups: grid1d(ceilDiv(ceilDiv(tab.total, RUN), WG)),
     shapes: `P ${tab.total} S ${tab.nSeg}`,
   });
 }

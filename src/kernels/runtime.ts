@@ -12,6 +12,7 @@
 // Uploads: queue.writeBuffer executes on the queue timeline *before* any command still in the
 // open encoder, so an upload into a pooled buffer that earlier recorded work still reads would
 // overwrite it. upload() therefore flushes first; uploads are rare (inputs, parameters).
+import { WaitPlanner } from './wait-planner.js';
 import { BufferPool } from './buffer-pool.js';
 import { PipelineCache, type Kernel } from './pipeline-cache.js';
 import { packUniform } from './shader-reflection.js';
@@ -279,26 +280,21 @@ export class Runtime {
   }
 
   /**
-   * Dawn's Node binding spins the JS thread (ProcessEvents, again and again) while any GPU
-   * promise is pending. On a software adapter that thread competes with the driver's own
-   * worker threads: on a 2-core machine the GPU loses half its CPU. So before waiting we
-   * sleep, without spinning, for most of what recent waits took, and only then ask Dawn for
-   * the promise. Waits of similar length (training steps, benchmark repeats) then cost
-   * almost no CPU. On real GPUs spinning costs nothing the GPU needs: off by default.
+   * Sleep (no spinning) for most of the time the pending work should take, then wait: on a
+   * software adapter Dawn's spinning JS thread would take CPU from the driver's workers. The
+   * estimate is WaitPlanner's (src/kernels/wait-planner.ts). On real GPUs spinning costs
+   * nothing the GPU needs: off by default.
    */
   sleepBeforeWait = false; // set in the constructor: adapter.isSoftware, or $MEDIVLAD_SLEEPY_WAIT
-  private waitEstimateMs = 0;
+  private waits = new WaitPlanner();
 
   private async idleWait<T>(wait: () => Promise<T>): Promise<T> {
     const t0 = performance.now();
-    const nap = this.sleepBeforeWait && this.waitEstimateMs > 2 ? 0.75 * this.waitEstimateMs : 0;
+    const nap = this.sleepBeforeWait ? this.waits.nap(t0, this.counts.dispatches) : 0;
     if (nap > 0) await new Promise((r) => setTimeout(r, nap));
     const t1 = performance.now();
     const v = await wait();
-    const t2 = performance.now();
-    // Finished within a millisecond of waking: we probably overslept; shrink the estimate fast.
-    if (nap > 0 && t2 - t1 < 1) this.waitEstimateMs *= 0.5;
-    else this.waitEstimateMs = 0.5 * this.waitEstimateMs + 0.5 * (t2 - t0);
+    this.waits.done(t0, nap, t1, performance.now(), this.counts.dispatches);
     return v;
   }
 

@@ -414,21 +414,32 @@ fn b_block(bt: u32, n0l: u32, k: u32) -> mat4x4<f32> {
   return transpose(mat4x4<f32>(b4[base], b4[base + s], b4[base + 2u * s], b4[base + 3u * s]));
 }
 
+// Where the subgroup's tile lies: batch, first row, and the lane's first column.
+struct V5Place { bt: u32, m0: u32, n0l: u32 }
+
+fn v5_place(lane: u32, li: u32, wid: vec3<u32>) -> V5Place {
+  let t = 4u * SG;
+  let n0 = (wid.x * (WG / SG) + li / SG) * t;
+  return V5Place(wid.z, wid.y * t, n0 + 4u * lane);
+}
+
+// The lane's 4 columns of the tile's 4 SG rows, before the epilogue (see subgroup_tile). Returned
+// by value, like the `var tile = acc` copy of v4: acc itself is only ever indexed by constants.
+fn v5_product(pl: V5Place, lane: u32) -> array<mat4x4<f32>, 8> {
+  let m0l = pl.m0 + 4u * lane;
+  var acc: array<mat4x4<f32>, 8>;
+  for (var k = 0u; k < p.K; k += 4u) {
+    subgroup_tile(a_block(pl.bt, m0l, k), b_block(pl.bt, pl.n0l, k), &acc);
+  }
+  return acc;
+}
+
 @compute @workgroup_size(WG)
 fn matmul_v5(@builtin(subgroup_invocation_id) lane: u32, @builtin(local_invocation_index) li: u32,
              @builtin(workgroup_id) wid: vec3<u32>) {
-  let t = 4u * SG;
-  let n0 = (wid.x * (WG / SG) + li / SG) * t;
-  let m0 = wid.y * t;
-  let bt = wid.z;
-  let m0l = m0 + 4u * lane;
-  let n0l = n0 + 4u * lane;
-  var acc: array<mat4x4<f32>, 8>;
-  for (var k = 0u; k < p.K; k += 4u) {
-    subgroup_tile(a_block(bt, m0l, k), b_block(bt, n0l, k), &acc);
-  }
-  var tile = acc;
-  subgroup_store(bt, m0, n0l, &tile);
+  let pl = v5_place(lane, li, wid);
+  var tile = v5_product(pl, lane);
+  subgroup_store(pl.bt, pl.m0, pl.n0l, &tile);
 }
 
 // ---------------------------------------------------------------- v5, N % 4 == 0: vec4 epilogue
@@ -465,16 +476,7 @@ fn subgroup_store4(bt: u32, m0: u32, n0l: u32, tile: ptr<function, array<mat4x4<
 @compute @workgroup_size(WG)
 fn matmul_v5_y4(@builtin(subgroup_invocation_id) lane: u32, @builtin(local_invocation_index) li: u32,
                 @builtin(workgroup_id) wid: vec3<u32>) {
-  let t = 4u * SG;
-  let n0 = (wid.x * (WG / SG) + li / SG) * t;
-  let m0 = wid.y * t;
-  let bt = wid.z;
-  let m0l = m0 + 4u * lane;
-  let n0l = n0 + 4u * lane;
-  var acc: array<mat4x4<f32>, 8>;
-  for (var k = 0u; k < p.K; k += 4u) {
-    subgroup_tile(a_block(bt, m0l, k), b_block(bt, n0l, k), &acc);
-  }
-  var tile = acc;
-  subgroup_store4(bt, m0, n0l, &tile);
+  let pl = v5_place(lane, li, wid);
+  var tile = v5_product(pl, lane);
+  subgroup_store4(pl.bt, pl.m0, pl.n0l, &tile);
 }

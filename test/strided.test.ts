@@ -1,7 +1,7 @@
 // The strided entries of shaders/elementwise.wgsl in both versions (src/kernels/strided.ts):
 // dim collapsing, the reciprocal division, and unary / binary / copy on views of every rank
 // with odd sizes, offsets, broadcasts and size-1 dims, against index loops in float64.
-import { describe, it, beforeAll, afterEach, expect } from 'vitest';
+import { describe, it, beforeAll, expect } from 'vitest';
 import { gpu } from './helpers/gpu.js';
 import { expectClose } from './helpers/close.js';
 import { mulberry32, randomArray } from './helpers/random.js';
@@ -17,10 +17,6 @@ let rt: Runtime;
 beforeAll(async () => {
   rt = await gpu();
   rt.poison = true;
-});
-afterEach(() => {
-  setStridedVersion(2);
-  setFastDivLimit();
 });
 
 describe('collapseDims', () => {
@@ -92,72 +88,83 @@ const CASES: ViewCase[] = [
   { name: 'inner run longer than RUN, odd', base: [5, 67], make: (x) => slice(x, 1, 2, 61) },
 ];
 
-describe.each([1, 2] as const)('strided v%i', (version) => {
-  describe.each(version === 1 ? [false] : [false, true])('exact division: %s', (exact) => {
-    const setup = () => {
+for (const version of [1, 2] as const) {
+  for (const exact of version === 1 ? [false] : [false, true]) {
+    // Each test sets the version and the division path itself and restores the defaults in
+    // `finally` (the GPU-check kit's vitest stand-in has no afterEach).
+    const under = async (body: () => Promise<void>) => {
       setStridedVersion(version);
-      if (exact) setFastDivLimit(0);
-    };
-
-    it.each(CASES)('unary copy and exp of $name', async ({ base, make }) => {
-      setup();
-      const data = randomArray(base.reduce((a, b) => a * b, 1), 3);
-      const x = Tensor.fromArray(data, base);
-      const v = make(x);
-      const ref = denseFromView(data, [...v.shape], [...v.strides], v.offset);
-      rt.startProfile();
-      const c = unary('copy', v);
-      const e = unary('exp', v);
-      const { kernels } = await rt.stopProfile();
-      if (!v.isRowMajor) expect(kernels[0].kernel).toBe(version === 2 ? 'elementwise/unary_strided_v2' : 'elementwise/unary_strided');
-      expectClose(await c.toArray(), ref, { rel: 0, atol: 0, elemRel: 0, what: 'copy' });
-      expectClose(await e.toArray(), Array.from(ref, Math.exp), { rel: 1e-6, what: 'exp' });
-      for (const t of [x, v, c, e]) t.dispose();
-    });
-
-    it.each(CASES)('binary sub of $name and a broadcast row, both ways round', async ({ base, make }) => {
-      setup();
-      const data = randomArray(base.reduce((a, b) => a * b, 1), 4);
-      const x = Tensor.fromArray(data, base);
-      const v = make(x);
-      const last = v.shape[v.ndim - 1];
-      const rowData = randomArray(last, 5);
-      const row = Tensor.fromArray(rowData, [last]);
-      const ref = denseFromView(data, [...v.shape], [...v.strides], v.offset);
-      const y1 = binary('sub', v, row);
-      const y2 = binary('sub', row, v);
-      expectClose(await y1.toArray(), Array.from(ref, (a, i) => a - rowData[i % last]), { rel: 1e-6, what: 'view - row' });
-      expectClose(await y2.toArray(), Array.from(ref, (a, i) => rowData[i % last] - a), { rel: 1e-6, what: 'row - view' });
-      for (const t of [x, v, row, y1, y2]) t.dispose();
-    });
-
-    it.each(CASES)('copyInto a strided window from $name', async ({ base, make }) => {
-      setup();
-      const data = randomArray(base.reduce((a, b) => a * b, 1), 6);
-      const x = Tensor.fromArray(data, base);
-      const v = make(x);
-      // destination: the view's shape permuted back-to-front inside a bigger poisoned buffer,
-      // at an offset, so its strides differ from the source's in every dim
-      const shape = [...v.shape];
-      const rev = [...shape].reverse().map((d) => d + 1);
-      const dstData = new Float32Array(rev.reduce((a, b) => a * b, 1) + 3).fill(-7);
-      const dst = Tensor.fromArray(dstData, [dstData.length]);
-      const dStrides = stridesOf(rev).reverse();
-      const window = dst.view(shape, dStrides, 3);
-      copyInto(v, window);
-      const got = await dst.toArray();
-      const ref = denseFromView(data, shape, [...v.strides], v.offset);
-      const want = Float64Array.from(dstData);
-      const idx = new Array(shape.length).fill(0);
-      for (let k = 0; k < ref.length; k++) {
-        want[3 + idx.reduce((a, i, j) => a + i * dStrides[j], 0)] = ref[k];
-        for (let j = shape.length - 1; j >= 0; j--) {
-          if (++idx[j] < shape[j]) break;
-          idx[j] = 0;
-        }
+      setFastDivLimit(exact ? 0 : undefined);
+      try {
+        await body();
+      } finally {
+        setStridedVersion(2);
+        setFastDivLimit();
       }
-      expectClose(got, want, { rel: 0, atol: 0, elemRel: 0, what: 'copyInto window (untouched cells keep -7)' });
-      for (const t of [x, v, dst, window]) t.dispose();
+    };
+    describe(`strided v${version}, ${exact ? 'integer' : 'reciprocal'} division`, () => {
+      for (const { name, base, make } of CASES) {
+        it(`unary copy and exp of ${name}`, () =>
+          under(async () => {
+            const data = randomArray(base.reduce((a, b) => a * b, 1), 3);
+            const x = Tensor.fromArray(data, base);
+            const v = make(x);
+            const ref = denseFromView(data, [...v.shape], [...v.strides], v.offset);
+            rt.startProfile();
+            const c = unary('copy', v);
+            const e = unary('exp', v);
+            const { kernels } = await rt.stopProfile();
+            if (!v.isRowMajor) expect(kernels[0].kernel).toBe(version === 2 ? 'elementwise/unary_strided_v2' : 'elementwise/unary_strided');
+            expectClose(await c.toArray(), ref, { rel: 0, atol: 0, elemRel: 0, what: 'copy' });
+            expectClose(await e.toArray(), Array.from(ref, Math.exp), { rel: 1e-6, what: 'exp' });
+            for (const t of [x, v, c, e]) t.dispose();
+          }));
+
+        it(`binary sub of ${name} and a broadcast row, both ways round`, () =>
+          under(async () => {
+            const data = randomArray(base.reduce((a, b) => a * b, 1), 4);
+            const x = Tensor.fromArray(data, base);
+            const v = make(x);
+            const last = v.shape[v.ndim - 1];
+            const rowData = randomArray(last, 5);
+            const row = Tensor.fromArray(rowData, [last]);
+            const ref = denseFromView(data, [...v.shape], [...v.strides], v.offset);
+            const y1 = binary('sub', v, row);
+            const y2 = binary('sub', row, v);
+            expectClose(await y1.toArray(), Array.from(ref, (a, i) => a - rowData[i % last]), { rel: 1e-6, what: 'view - row' });
+            expectClose(await y2.toArray(), Array.from(ref, (a, i) => rowData[i % last] - a), { rel: 1e-6, what: 'row - view' });
+            for (const t of [x, v, row, y1, y2]) t.dispose();
+          }));
+
+        it(`copyInto a strided window from ${name}`, () =>
+          under(async () => {
+            const data = randomArray(base.reduce((a, b) => a * b, 1), 6);
+            const x = Tensor.fromArray(data, base);
+            const v = make(x);
+            // destination: the view's shape laid out back-to-front inside a bigger poisoned
+            // buffer, at an offset, so its strides differ from the source's in every dim
+            const shape = [...v.shape];
+            const rev = [...shape].reverse().map((d) => d + 1);
+            const dstData = new Float32Array(rev.reduce((a, b) => a * b, 1) + 3).fill(-7);
+            const dst = Tensor.fromArray(dstData, [dstData.length]);
+            const dStrides = stridesOf(rev).reverse();
+            const window = dst.view(shape, dStrides, 3);
+            copyInto(v, window);
+            const got = await dst.toArray();
+            const ref = denseFromView(data, shape, [...v.strides], v.offset);
+            const want = Float64Array.from(dstData);
+            const idx = new Array(shape.length).fill(0);
+            for (let k = 0; k < ref.length; k++) {
+              want[3 + idx.reduce((a, i, j) => a + i * dStrides[j], 0)] = ref[k];
+              for (let j = shape.length - 1; j >= 0; j--) {
+                if (++idx[j] < shape[j]) break;
+                idx[j] = 0;
+              }
+            }
+            expectClose(got, want, { rel: 0, atol: 0, elemRel: 0, what: 'copyInto window (untouched cells keep -7)' });
+            for (const t of [x, v, dst, window]) t.dispose();
+          }));
+      }
     });
-  });
-});
+  }
+}

@@ -1,5 +1,6 @@
 import { runAll } from 'vitest';
 import '../../test/elementwise.test.ts';
+import '../../test/strided.test.ts';
 import '../../test/matmul.test.ts';
 import '../../test/attention.test.ts';
 import '../../test/softmax.test.ts';

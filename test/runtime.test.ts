@@ -70,6 +70,41 @@ describe('buffer pool', () => {
   });
 });
 
+describe('pipeline cache', () => {
+  // A tiny shader with two overrides: y[i] = a[i] * K * M.
+  const src = (k: number) => `override K: f32 = ${k}.0;
+override M: f32 = 1.0;
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(1) fn scale(@builtin(global_invocation_id) g: vec3<u32>) { y[g.x] = a[g.x] * K * M; }
+`;
+  const run = async (source: string, overrides?: Record<string, number>) => {
+    const a = Tensor.fromArray([1, 2, 3], [3]);
+    const y = Tensor.empty([3]);
+    rt.dispatch({ kernel: { name: 'cache-probe', source, entry: 'scale', overrides }, buffers: { a: a.buffer, y: y.buffer }, workgroups: [3] });
+    const out = Array.from(await y.toArray());
+    a.dispose();
+    y.dispose();
+    return out;
+  };
+
+  it('one pipeline per (source, entry, overrides): same-named kernels with other sources and other overrides get their own', async () => {
+    const c0 = rt.counters.pipelinesCreated;
+    expect(await run(src(2))).toEqual([2, 4, 6]);
+    expect(await run(src(2))).toEqual([2, 4, 6]); // hit
+    // same name and entry, another source (of the same length): another pipeline
+    expect(await run(src(3))).toEqual([3, 6, 9]);
+    // the same text in another string object: a hit
+    expect(await run(src(3).slice(0))).toEqual([3, 6, 9]);
+    expect(rt.counters.pipelinesCreated - c0).toBe(2);
+    // overrides: by value, whatever the key order
+    expect(await run(src(2), { K: 5, M: 2 })).toEqual([10, 20, 30]);
+    expect(await run(src(2), { M: 2, K: 5 })).toEqual([10, 20, 30]);
+    expect(await run(src(2), { K: 7, M: 2 })).toEqual([14, 28, 42]);
+    expect(rt.counters.pipelinesCreated - c0).toBe(4);
+  });
+});
+
 describe('scopes', () => {
   it('free every intermediate, keep what is returned, and nest', async () => {
     const live0 = rt.counters.bytesLive;

@@ -26,24 +26,33 @@ export interface CompiledKernel {
   compileMs: number;
 }
 
-function keyOf(k: Kernel): string {
-  const ov = k.overrides ? Object.entries(k.overrides).sort(([a], [b]) => (a < b ? -1 : 1)) : [];
-  return `${k.name}\u0000${k.entry}\u0000${JSON.stringify(ov)}\u0000${k.source.length}\u0000${hash(k.source)}`;
-}
-
-/** FNV-1a over the source, so two shaders with the same family name never collide. */
-function hash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
+/** The override constants as a canonical string (sorted by name). */
+function overridesKey(ov: Record<string, number> | undefined): string {
+  if (!ov) return '';
+  let out = '';
+  for (const name of Object.keys(ov).sort()) out += `${name}=${ov[name]};`;
+  return out;
 }
 
 export class PipelineCache {
   private compiled = new Map<string, CompiledKernel>();
-  private modules = new Map<string, GPUShaderModule>();
+  private modules = new Map<number, GPUShaderModule>();
+  /**
+   * A small id per distinct shader source. Looked up by the source string itself: V8 keeps a
+   * string's hash in the string, so for the module-level source constants the launchers pass
+   * this is cheap, where hashing the text on every dispatch (as until af49889) cost tens of
+   * microseconds per dispatch for the larger shaders.
+   */
+  private sourceIds = new Map<string, number>();
+
+  private keyOf(k: Kernel): string {
+    let id = this.sourceIds.get(k.source);
+    if (id === undefined) {
+      id = this.sourceIds.size;
+      this.sourceIds.set(k.source, id);
+    }
+    return `${id}\u0000${k.name}\u0000${k.entry}\u0000${overridesKey(k.overrides)}`;
+  }
   private pending: Promise<string | null>[] = [];
   created = 0;
 
@@ -63,8 +72,9 @@ export class PipelineCache {
     return r;
   }
 
+  /** One module per distinct source (keyOf has assigned its id). */
   private module(k: Kernel): GPUShaderModule {
-    const key = `${k.name}\u0000${hash(k.source)}\u0000${k.source.length}`;
+    const key = this.sourceIds.get(k.source)!;
     let m = this.modules.get(key);
     if (!m) {
       m = this.device.createShaderModule({ code: k.source, label: k.name });
@@ -75,7 +85,7 @@ export class PipelineCache {
 
   /** Synchronous get-or-create, used while recording. */
   get(k: Kernel, shapes?: string): CompiledKernel {
-    const key = keyOf(k);
+    const key = this.keyOf(k);
     const hit = this.compiled.get(key);
     if (hit) return hit;
     const reflection = this.reflect(k);
@@ -104,7 +114,7 @@ export class PipelineCache {
 
   /** Asynchronous compile ahead of use; rejects with a message naming the kernel. */
   async warm(k: Kernel): Promise<CompiledKernel> {
-    const key = keyOf(k);
+    const key = this.keyOf(k);
     const hit = this.compiled.get(key);
     if (hit) return hit;
     const reflection = this.reflect(k);
@@ -131,7 +141,7 @@ export class PipelineCache {
   }
 
   compileMs(k: Kernel): number | undefined {
-    return this.compiled.get(keyOf(k))?.compileMs;
+    return this.compiled.get(this.keyOf(k))?.compileMs;
   }
 
   takePendingChecks(): Promise<string | null>[] {

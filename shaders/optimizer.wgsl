@@ -156,7 +156,7 @@ fn sgd_one(i: u32, sg: Seg) {
   param[i] = w - p.lr * buf;
 }
 
-// First element of the thread's run, and whether the run lies inside one segment (then its Seg).
+// The segment of the run's first element i0, and 1 when the whole run lies inside it (else 0).
 fn run_segment(i0: u32) -> vec2<u32> {
   let s = segment_of(i0);
   return vec2<u32>(s, select(0u, 1u, i0 + OPT_RUN <= seg_start[s + 1u]));

@@ -40,7 +40,7 @@ export class PipelineCache {
   /**
    * A small id per distinct shader source. Looked up by the source string itself: V8 keeps a
    * string's hash in the string, so for the module-level source constants the launchers pass
-   * this is cheap, where hashing the text on every dispatch (as until af49889) cost tens of
+   * this is cheap, where hashing the text on every dispatch (done before 594f905) cost tens of
    * microseconds per dispatch for the larger shaders.
    */
   private sourceIds = new Map<string, number>();

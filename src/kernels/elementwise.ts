@@ -2,7 +2,7 @@
 import source from '../../shaders/elementwise.wgsl';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
 import { ceilDiv, grid1d } from './grid.js';
-import { MAX_RANK, baseParams, broadcastStrides, stridedLaunch } from './strided.js';
+import { baseParams, broadcastStrides, pad8, stridedLaunch } from './strided.js';
 
 export const UNARY_OPS = {
   neg: 0, exp: 1, log: 2, tanh: 3, gelu: 4, sqrt: 5, rsqrt: 6, abs: 7, relu: 8, sigmoid: 9,
@@ -32,11 +32,6 @@ export function broadcastShapes(a: readonly number[], b: readonly number[], what
     out[i] = da === 1 ? db : da;
   }
   return out;
-}
-
-function paddedShape(shape: readonly number[]): number[] {
-  if (shape.length > MAX_RANK) throw new Error(`elementwise: rank ${shape.length} exceeds ${MAX_RANK}`);
-  return [...new Array<number>(MAX_RANK - shape.length).fill(1), ...shape];
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -165,9 +160,9 @@ export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
   const out = Tensor.empty(shape, g.rt);
   const n = out.size;
   if (n === 0) return out;
-  const pt = paddedShape(target);
-  const pf = paddedShape(g.shape);
-  const st = [...new Array<number>(MAX_RANK - g.ndim).fill(0), ...g.strides];
+  const pt = pad8(target, 1, 'sumTo');
+  const pf = pad8(g.shape, 1, 'sumTo');
+  const st = pad8(g.strides, 0, 'sumTo');
   g.rt.dispatch({
     kernel: { name: 'elementwise', source, entry: 'sum_to', overrides: { WG } },
     buffers: { a: g.buffer, y: out.buffer },

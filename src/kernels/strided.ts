@@ -60,7 +60,8 @@ export function collapseDims(shape: readonly number[], strides: readonly (readon
   return { shape: outShape.reverse(), strides: outStrides.map((s) => s.reverse()) };
 }
 
-function pad8(v: readonly number[], fill: number, what: string): number[] {
+/** v with `fill` prepended up to MAX_RANK entries (the shaders' padded 8-d shapes and strides). */
+export function pad8(v: readonly number[], fill: number, what: string): number[] {
   if (v.length > MAX_RANK) throw new Error(`${what}: rank ${v.length} exceeds ${MAX_RANK}`);
   return [...new Array<number>(MAX_RANK - v.length).fill(fill), ...v];
 }

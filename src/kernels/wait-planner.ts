@@ -6,8 +6,8 @@
 // The expected time is the smaller of two estimates:
 //  - what recent waits took (an average): right for a loop of similar waits, but alone, after a
 //    long wait (five DINO steps) it made the next short one (a few monitor kernels) sleep for
-//    seconds: the tiny DINO loop ran at 1.3-1.4 s per step against 0.9 s for the same steps
-//    synced one by one;
+//    seconds: the tiny DINO loop ran at 1.44 s per step against 0.87 s for the same steps
+//    synced one by one (scripts/dino-loop-timing.ts at 7b3ad5a; with both estimates 0.81-0.87 s);
 //  - the dispatches submitted since the last wait times the wall time per dispatch measured
 //    over earlier waits, less the time since the last wait: right for a short wait after a
 //    long one; too long after a stretch of CPU-side work, which the first estimate bounds.
